@@ -1,0 +1,96 @@
+//! `${VAR}` expansion from the environment, applied to every string value after parsing (so
+//! comments and keys are never touched). Expanded values are registered as secrets.
+
+use serde_json::Value;
+
+/// Expand `${NAME}` in every string of `v`. `$${` escapes a literal `${`. Returns the paths and
+/// messages of variables that are unset.
+pub fn expand(
+    v: &mut Value,
+    path: &mut Vec<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets: &mut Vec<String>,
+    errors: &mut Vec<(Vec<String>, String)>,
+) {
+    match v {
+        Value::String(s) if s.contains('$') => match expand_str(s, env, secrets) {
+            Ok(n) => *s = n,
+            Err(msg) => errors.push((path.clone(), msg)),
+        },
+        Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                path.push(i.to_string());
+                expand(x, path, env, secrets, errors);
+                path.pop();
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                path.push(k.clone());
+                expand(x, path, env, secrets, errors);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>, secrets: &mut Vec<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(t) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix("${") {
+            let end = t.find('}').ok_or_else(|| format!("unclosed '${{' in {s:?}; write ${{NAME}}"))?;
+            let name = &t[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("invalid variable name {name:?} in {s:?}; use letters, digits and _"));
+            }
+            let val = env(name).ok_or_else(|| {
+                format!("environment variable {name} is not set; export {name}=... before starting shipwatch")
+            })?;
+            secrets.push(val.clone());
+            out.push_str(&val);
+            rest = &t[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expansion_cases() {
+        let env = |k: &str| match k {
+            "TOKEN" => Some("s3cret".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        for (input, want) in [
+            ("Bearer ${TOKEN}", Ok("Bearer s3cret")),
+            ("a${EMPTY}b", Ok("ab")),
+            ("price $5", Ok("price $5")),
+            ("$${TOKEN}", Ok("${TOKEN}")),
+            ("${MISSING}", Err("MISSING is not set")),
+            ("${BAD-NAME}", Err("invalid variable name")),
+            ("${OPEN", Err("unclosed")),
+        ] {
+            let mut secrets = vec![];
+            match (expand_str(input, &env, &mut secrets), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{input}"),
+                (Err(got), Err(w)) => assert!(got.contains(w), "{input}: {got}"),
+                (got, w) => panic!("{input}: got {got:?}, want {w:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The YAML configuration: its typed shape and the loader that validates it.
+//!
+//! `load` reads the file, expands `${VAR}` from the environment, expands `use:` templates from
+//! `probes/`, resolves item references against the checklist and reports *every* problem with
+//! `file:line:col`. Everything after loading works on the typed [`Config`].
+
+mod env;
+pub mod error;
+mod load;
+mod template;
+mod yaml_pos;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checklist::Checklist;
+use crate::event::EventKind;
+use crate::probe::{Dur, ProbeKind};
+use crate::redact::Redactor;
+use crate::schedule::Schedule;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{Loaded, load, load_with_env};
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub server: Server,
+    pub storage: Storage,
+    pub checklist_path: PathBuf,
+    pub checklist: Arc<Checklist>,
+    pub window: Window,
+    pub sources: BTreeMap<String, Source>,
+    pub notify: BTreeMap<String, Notifier>,
+    pub probes: BTreeMap<String, ProbeDef>,
+    /// Bindings keyed by resolved item id.
+    pub items: BTreeMap<String, Binding>,
+    pub redactor: Redactor,
+}
+
+impl Config {
+    /// Items bound to at least one probe.
+    pub fn automated(&self) -> usize {
+        self.items.values().filter(|b| !b.probes.is_empty()).count()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub api_token: Option<String>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { listen: default_listen(), api_token: None }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9797".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// SQLite file; relative paths are relative to the config file. Default:
+    /// `./data/shipwatch.db` relative to the working directory.
+    #[serde(default)]
+    pub sqlite: Option<PathBuf>,
+    #[serde(default = "default_retention")]
+    pub retention: Dur,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage { sqlite: None, retention: default_retention() }
+    }
+}
+
+fn default_retention() -> Dur {
+    Dur(Duration::from_secs(30 * 86400))
+}
+
+/// The watch after `deployed_at`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[serde(default = "default_min")]
+    pub min: Dur,
+    #[serde(default = "default_max")]
+    pub max: Dur,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window { min: default_min(), max: default_max() }
+    }
+}
+
+fn default_min() -> Dur {
+    Dur(Duration::from_secs(24 * 3600))
+}
+fn default_max() -> Dur {
+    Dur(Duration::from_secs(48 * 3600))
+}
+
+/// A named data source. Probes of the metric kinds refer to one by name.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Source {
+    Prometheus(SourceEndpoint),
+    Alertmanager(SourceEndpoint),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+}
+
+/// A named receiver of events. Delivery arrives with the notification work; the shapes are
+/// validated now so configs written today keep working.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Notifier {
+    Alertmanager {
+        source: String,
+    },
+    Webhook {
+        url: String,
+        #[serde(default)]
+        secret: Option<String>,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+    Slack {
+        url: String,
+    },
+}
+
+/// A configured probe: its kind and its schedule.
+#[derive(Debug, Clone)]
+pub struct ProbeDef {
+    pub name: String,
+    pub kind: ProbeKind,
+    pub schedule: Schedule,
+    pub initial_delay: Duration,
+    /// Upper bound of the random offset added to the first run.
+    pub jitter: Duration,
+    pub description: Option<String>,
+    /// The template it came from, if any.
+    pub template: Option<String>,
+}
+
+/// When an item ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PassRule {
+    /// N passes in a row of every bound probe.
+    Consecutive(u32),
+    /// Passing without a fail for this long.
+    Sustained(#[serde(with = "humantime_serde_compat")] Duration),
+    /// No fail across the whole window; ticks when the window closes.
+    Window,
+}
+
+/// When an item fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRule {
+    #[serde(default = "default_fail_consecutive")]
+    pub consecutive: u32,
+    /// Failing this item fails the whole release at once.
+    #[serde(default)]
+    pub abort: bool,
+}
+
+impl Default for FailRule {
+    fn default() -> Self {
+        FailRule { consecutive: default_fail_consecutive(), abort: false }
+    }
+}
+
+fn default_fail_consecutive() -> u32 {
+    3
+}
+
+/// Before or after the deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Runs while the release is `planned` and after (pre-release checks).
+    PreDeploy,
+    /// Runs once the release is `deployed`.
+    #[default]
+    PostDeploy,
+}
+
+/// An item's probes and rules.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub item: String,
+    pub probes: Vec<String>,
+    pub pass: PassRule,
+    pub fail: FailRule,
+    pub notify: Vec<String>,
+    pub on: Option<EventKind>,
+    pub phase: Phase,
+}
+
+mod humantime_serde_compat {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}

@@ -1,0 +1,70 @@
+//! Events the engine emits when a release or an item changes state.
+//!
+//! Notifiers (a later seam) and action items (`on: EVENT`) consume them; the engine is the only
+//! producer.
+
+use serde::{Deserialize, Serialize};
+
+/// Kinds of events, with their wire names (`item.regressed`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "release.started")]
+    ReleaseStarted,
+    #[serde(rename = "release.deployed")]
+    ReleaseDeployed,
+    #[serde(rename = "item.completed")]
+    ItemCompleted,
+    #[serde(rename = "item.failing")]
+    ItemFailing,
+    #[serde(rename = "item.regressed")]
+    ItemRegressed,
+    #[serde(rename = "item.recovered")]
+    ItemRecovered,
+    #[serde(rename = "release.verified")]
+    ReleaseVerified,
+    #[serde(rename = "release.failed")]
+    ReleaseFailed,
+    #[serde(rename = "verifier.blind")]
+    VerifierBlind,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 9] = [
+        EventKind::ReleaseStarted,
+        EventKind::ReleaseDeployed,
+        EventKind::ItemCompleted,
+        EventKind::ItemFailing,
+        EventKind::ItemRegressed,
+        EventKind::ItemRecovered,
+        EventKind::ReleaseVerified,
+        EventKind::ReleaseFailed,
+        EventKind::VerifierBlind,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ReleaseStarted => "release.started",
+            EventKind::ReleaseDeployed => "release.deployed",
+            EventKind::ItemCompleted => "item.completed",
+            EventKind::ItemFailing => "item.failing",
+            EventKind::ItemRegressed => "item.regressed",
+            EventKind::ItemRecovered => "item.recovered",
+            EventKind::ReleaseVerified => "release.verified",
+            EventKind::ReleaseFailed => "release.failed",
+            EventKind::VerifierBlind => "verifier.blind",
+        }
+    }
+}
+
+/// One event: what happened, to which release and item, with the evidence behind it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub release: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub message: String,
+}

@@ -1,0 +1,13 @@
+//! shipwatch: verifies production releases by binding a team's Markdown checklist to probes.
+//!
+//! See `ARCHITECTURE.md` for the bird's-eye view, the code map and the invariants.
+
+pub mod checklist;
+pub mod config;
+pub mod event;
+pub mod probe;
+pub mod redact;
+pub mod release;
+pub mod rules;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,165 @@
+//! Tests of the command probe with real processes.
+
+use super::*;
+use crate::probe::ReleaseVars;
+use serde_json::json;
+
+fn probe(v: Value) -> CommandProbe {
+    let p: CommandProbe = serde_json::from_value(v).expect("probe deserializes");
+    p.validate().expect("probe validates");
+    p
+}
+
+fn ctx() -> RunContext {
+    RunContext { release: ReleaseVars { version: "1.4.2".into(), ..ReleaseVars::default() } }
+}
+
+#[tokio::test]
+async fn exit_codes_and_plugin_results() {
+    #[rustfmt::skip]
+    let cases: Vec<(Value, Status, Option<i32>, &str)> = vec![
+        (json!({"argv": ["true"]}), Status::Pass, Some(0), "exit code 0 in"),
+        (json!({"argv": ["false"]}), Status::Fail, Some(1), "exit code 1"),
+        (json!({"argv": ["sh", "-c", "exit 3"]}), Status::Fail, Some(3), "exit code 3"),
+        (json!({"argv": ["sh", "-c", "echo bad thing >&2; exit 3"]}), Status::Fail, Some(3), "exit code 3: bad thing"),
+        (json!({"argv": ["sh", "-c", "kill -9 $$"]}), Status::Error, None, "killed by signal 9"),
+        (json!({"argv": ["no-such-program-xyz"]}), Status::Error, None,
+            "cannot run `no-such-program-xyz`: No such file or directory (is it installed and on PATH?)"),
+        (json!({"argv": ["true"], "cwd": "/no/such/dir"}), Status::Error, None, "cwd \"/no/such/dir\" is not a directory"),
+        (json!({"argv": ["sh", "-c", "test \"$1\" = 1.4.2 && test \"$V\" = v1.4.2", "sh", "{{ release.version }}"],
+                "env": {"V": "v{{ release.version }}"}}), Status::Pass, Some(0), "exit code 0"),
+        (json!({"argv": ["echo", "{{ release.nope }}"]}), Status::Error, None, "template"),
+        (json!({"argv": ["pwd"], "cwd": "/"}), Status::Pass, Some(0), "exit code 0"),
+        // Plugin JSON on the last non-empty stdout line.
+        (json!({"argv": ["sh", "-c", r#"echo log; echo '{"status":"fail","message":"p99 too high","observed":0.9,"expected":"< 0.5"}'; echo"#]}),
+            Status::Fail, Some(0), "p99 too high"),
+        (json!({"argv": ["sh", "-c", r#"echo '{"status":"error","message":"source down"}'"#]}), Status::Error, Some(0), "source down"),
+        (json!({"argv": ["sh", "-c", r#"echo '{"status":"pass","message":"fine"}'"#]}), Status::Pass, Some(0), "fine"),
+        (json!({"argv": ["sh", "-c", r#"echo '{"status":"pass","message":"lies"}'; exit 2"#]}), Status::Fail, Some(2), "lies"),
+        (json!({"argv": ["sh", "-c", r#"echo '{"status":"error","message":"no data"}'; exit 2"#]}), Status::Error, Some(2), "no data"),
+        (json!({"argv": ["sh", "-c", r#"echo '{"status":"fail"}'; echo not json"#]}), Status::Pass, Some(0), "exit code 0"),
+        (json!({"argv": ["sh", "-c", r#"echo '[1, 2]'"#]}), Status::Pass, Some(0), "exit code 0"),
+    ];
+    for (v, want, code, msg) in cases {
+        let o = probe(v.clone()).run(&ctx()).await;
+        let e = &o.evidence;
+        assert_eq!((o.status, e.exit_code), (want, code), "{v}: {e:?}");
+        assert!(e.message.contains(msg), "{v}: message {:?} lacks {msg:?}", e.message);
+        assert!(e.target.is_some(), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn evidence_from_plugin_and_tails() {
+    let script = r#"echo hello; echo oops >&2; echo '{"status":"fail","message":"m","value":42,"expected":"< 10"}'"#;
+    let o = probe(json!({"argv": ["sh", "-c", script]})).run(&ctx()).await;
+    let e = o.evidence;
+    assert_eq!((e.observed.as_deref(), e.expected.as_deref()), (Some("42"), Some("< 10")));
+    assert_eq!(e.details["result"]["value"], 42);
+    assert!(e.details["stdout_tail"].as_str().unwrap().starts_with("hello\n"));
+    assert_eq!(e.details["stderr_tail"], "oops\n");
+    assert_eq!(e.target.as_deref(), Some(format!("sh -c {script}").as_str()));
+    assert!(e.latency_ms.is_some());
+}
+
+#[tokio::test]
+async fn output_is_bounded() {
+    let script = "head -c 1000000 /dev/zero | tr '\\0' a; echo; echo END; head -c 1000000 /dev/zero >&2";
+    let o = probe(json!({"argv": ["sh", "-c", script]})).run(&ctx()).await;
+    assert_eq!(o.status, Status::Pass, "{o:?}");
+    let out = o.evidence.details["stdout_tail"].as_str().unwrap();
+    assert!(out.len() <= TAIL && out.ends_with("aaa\nEND\n"), "{} bytes", out.len());
+    assert!(o.evidence.details["stderr_tail"].as_str().unwrap().len() <= TAIL);
+    // A huge last line is not taken for a plugin result and does not blow memory.
+    let mut sink = Sink { track_lines: true, ..Sink::default() };
+    for _ in 0..1000 {
+        sink.push(&[b'{'; 1024]);
+    }
+    assert_eq!(sink.last_line(), None);
+    assert!(sink.tail.len() <= 2 * TAIL && sink.line.len() <= MAX_LINE);
+}
+
+#[tokio::test]
+async fn timeouts_kill_the_whole_group() {
+    for script in ["sleep 30", "sleep 30 & sleep 30", "sleep 30 & echo $!; wait"] {
+        let start = std::time::Instant::now();
+        let p = probe(json!({"argv": ["sh", "-c", script], "timeout": "300ms"}));
+        let o = p.run(&ctx()).await;
+        assert_eq!(o.status, Status::Error, "{script}: {o:?}");
+        assert_eq!(o.evidence.message, "killed after 300ms timeout");
+        assert!(start.elapsed() < Duration::from_secs(1), "{script} took {:?}", start.elapsed());
+        let pid = o.evidence.details["stdout_tail"].as_str().unwrap().trim().to_string();
+        if !pid.is_empty() {
+            assert!(gone_or_zombie(&pid).await, "grandchild {pid} survived");
+        }
+    }
+}
+
+#[tokio::test]
+async fn background_leftovers_do_not_hold_the_probe() {
+    let start = std::time::Instant::now();
+    let o = probe(json!({"argv": ["sh", "-c", "sleep 30 & echo $!; echo started"]})).run(&ctx()).await;
+    assert_eq!(o.status, Status::Pass, "{o:?}");
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(o.evidence.details.contains_key("note"));
+    let out = o.evidence.details["stdout_tail"].as_str().unwrap().to_string();
+    assert!(gone_or_zombie(out.lines().next().unwrap()).await, "leftover survived: {out}");
+}
+
+#[tokio::test]
+async fn cancelled_run_kills_the_group() {
+    let dir = std::env::temp_dir().join(format!("shipwatch-cmd-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let script = format!("sleep 30 & echo $! > {}; wait", dir.display());
+    let p = probe(json!({"argv": ["sh", "-c", script]}));
+    let r = tokio::time::timeout(Duration::from_millis(300), p.run(&ctx())).await;
+    assert!(r.is_err());
+    let pid = std::fs::read_to_string(&dir).unwrap();
+    let _ = std::fs::remove_file(&dir);
+    assert!(gone_or_zombie(pid.trim()).await, "grandchild {pid} survived a cancelled run");
+}
+
+/// Whether the process is gone (or a zombie waiting for a reaper) within a second.
+async fn gone_or_zombie(pid: &str) -> bool {
+    for _ in 0..20 {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) if stat.rsplit(") ").next().is_some_and(|s| s.starts_with('Z')) => {
+                return true;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    false
+}
+
+#[test]
+fn validate_and_defaults() {
+    for (v, ok) in [
+        (json!({"argv": ["true"]}), true),
+        (json!({"argv": []}), false),
+        (json!({"argv": [""]}), false),
+        (json!({"argv": [" "]}), false),
+    ] {
+        let p: CommandProbe = serde_json::from_value(v.clone()).unwrap();
+        let r = p.validate();
+        assert_eq!(r.is_ok(), ok, "{v}: {r:?}");
+        if let Err(e) = r {
+            assert!(e.starts_with("argv:"), "{e}");
+        }
+        assert_eq!(p.timeout(), Duration::from_secs(30));
+    }
+    assert!(serde_json::from_value::<CommandProbe>(json!({"argv": ["x"], "shell": true})).is_err());
+}
+
+#[tokio::test]
+async fn redacted_run_masks_secrets() {
+    let r = Redactor::default();
+    r.add("hunter2-secret");
+    let p =
+        probe(json!({"argv": ["sh", "-c", "echo hunter2-secret; echo hunter2-secret >&2; exit 1", "hunter2-secret"]}));
+    let o = p.run_redacted(&ctx(), &r).await;
+    let text = serde_json::to_string(&o).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert_eq!(o.status, Status::Fail);
+}

@@ -1,0 +1,199 @@
+//! Probe kinds and their outcomes.
+//!
+//! A probe is a configured check; running it yields an [`Outcome`]: `pass`, `fail` or `error`
+//! (could not measure) with [`Evidence`]. Probes never touch the store or the engine state: the
+//! engine runs them and records what they return. Each kind lives in its own file and is
+//! registered in the closed, serde-tagged [`ProbeKind`] enum.
+
+pub mod command;
+pub mod http;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The verdict of one probe run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The evidence holds.
+    Pass,
+    /// The evidence was measured and does not hold.
+    Fail,
+    /// Could not measure (timeout, target/source down, bad response). Never ticks or fails an
+    /// item by itself.
+    Error,
+}
+
+impl Status {
+    /// Lower-case name as used in the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// What a probe saw. Every field is optional; a kind fills what it measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The resolved target: URL, query or argv, with secrets redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The expected condition that was checked (e.g. `status in [200]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// The observed value that decided the outcome (e.g. `500`, `0.034`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// HTTP status code, when there was a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Exit code of a command probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Wall time of the measurement in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Alert names involved (alert probes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
+    /// One human sentence: why it passed, failed or could not measure.
+    pub message: String,
+    /// Extra kind-specific details (stdout tail, JSON result of a command, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+/// The result of one probe run: a status with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub evidence: Evidence,
+}
+
+impl Outcome {
+    pub fn pass(evidence: Evidence) -> Self {
+        Outcome { status: Status::Pass, evidence }
+    }
+    pub fn fail(evidence: Evidence) -> Self {
+        Outcome { status: Status::Fail, evidence }
+    }
+    pub fn error(evidence: Evidence) -> Self {
+        Outcome { status: Status::Error, evidence }
+    }
+}
+
+/// Per-release values a probe may template into its target (`{{ release.version }}` ...).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunContext {
+    pub release: ReleaseVars,
+}
+
+/// The `release` object seen by templates.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleaseVars {
+    pub id: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+    pub deployed_at: String,
+}
+
+impl RunContext {
+    /// Fill `{{ release.* }}` placeholders in `text`. Unknown variables are an error so a typo
+    /// never silently probes the wrong URL.
+    pub fn render(&self, text: &str) -> Result<String, String> {
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(text.to_string());
+        }
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.render_str(text, minijinja::value::Serde(self)).map_err(|e| format!("template {text:?}: {e}"))
+    }
+}
+
+/// Names of the probe kinds, as written in YAML.
+pub const KINDS: &[&str] = &["http", "command"];
+
+/// The closed set of probe kinds. The YAML key names the kind: `http: {...}`, `command: {...}`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Http(http::HttpProbe),
+    Command(command::CommandProbe),
+}
+
+impl ProbeKind {
+    /// Short kind name for logs, metrics and the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeKind::Http(_) => "http",
+            ProbeKind::Command(_) => "command",
+        }
+    }
+
+    /// The timeout after which a run is abandoned and recorded as `error`.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            ProbeKind::Http(p) => p.timeout(),
+            ProbeKind::Command(p) => p.timeout(),
+        }
+    }
+
+    /// Run the probe once for one release.
+    pub async fn run(&self, ctx: &RunContext, rt: &Runtime) -> Outcome {
+        match self {
+            ProbeKind::Http(p) => p.run(ctx, rt).await,
+            ProbeKind::Command(p) => p.run(ctx).await,
+        }
+    }
+
+    /// Check what can be checked without running (regexes compile, URL parses, ...).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ProbeKind::Http(p) => p.validate(),
+            ProbeKind::Command(p) => p.validate(),
+        }
+    }
+}
+
+/// Shared, long-lived resources probes use (HTTP client, redactor).
+#[derive(Clone)]
+pub struct Runtime {
+    pub http: reqwest::Client,
+    pub redactor: crate::redact::Redactor,
+}
+
+impl Runtime {
+    pub fn new(redactor: crate::redact::Redactor) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("shipwatch/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .expect("reqwest client with static settings");
+        Runtime { http, redactor }
+    }
+}
+
+/// A duration that reads `30s`, `1m30s`, `500ms` (humantime) in YAML and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
+            serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. 500ms, 30s, 5m, 24h"))
+        })
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}

@@ -1,0 +1,181 @@
+//! The release model shared by the engine, the store and the API: releases, item records,
+//! probe results and history entries. Plain data, no behaviour beyond small helpers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{Evidence, Status};
+
+/// Where a release stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseState {
+    /// Not deployed yet: pre-deploy items run.
+    Planned,
+    /// Deployed: the window runs.
+    Deployed,
+    /// Window ≥ min, every automated item complete, none failing.
+    Verified,
+    /// At window max with items not complete, or an aborting item failed.
+    Failed,
+}
+
+impl ReleaseState {
+    /// Still watched (probes run).
+    pub fn is_active(self) -> bool {
+        matches!(self, ReleaseState::Planned | ReleaseState::Deployed)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseState::Planned => "planned",
+            ReleaseState::Deployed => "deployed",
+            ReleaseState::Verified => "verified",
+            ReleaseState::Failed => "failed",
+        }
+    }
+}
+
+/// One deploy of one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub id: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+    pub state: ReleaseState,
+    pub created_at: DateTime<Utc>,
+    pub deployed_at: Option<DateTime<Utc>>,
+    #[serde(with = "secs")]
+    pub window_min: Duration,
+    #[serde(with = "secs")]
+    pub window_max: Duration,
+    /// A regression happened inside the window: the watch runs to `max`.
+    #[serde(default)]
+    pub regressed: bool,
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Why the verdict is what it is.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl Release {
+    /// `deployed_at + d`, if deployed.
+    pub fn at(&self, d: Duration) -> Option<DateTime<Utc>> {
+        Some(self.deployed_at? + chrono::Duration::from_std(d).ok()?)
+    }
+}
+
+/// Durations stored as fractional seconds.
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An item's state within one release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemState {
+    Manual,
+    Pending,
+    Complete,
+    Failing,
+    Regressed,
+    Waived,
+}
+
+impl ItemState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Manual => "manual",
+            ItemState::Pending => "pending",
+            ItemState::Complete => "complete",
+            ItemState::Failing => "failing",
+            ItemState::Regressed => "regressed",
+            ItemState::Waived => "waived",
+        }
+    }
+    /// Counts as done for the verdict.
+    pub fn is_done(self) -> bool {
+        matches!(self, ItemState::Complete | ItemState::Waived)
+    }
+}
+
+/// Rule counters of one probe for one item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeTrack {
+    pub consecutive_pass: u32,
+    pub consecutive_fail: u32,
+    pub consecutive_error: u32,
+    /// Start of the current pass streak (no fail since).
+    pub pass_since: Option<DateTime<Utc>>,
+    pub passes: u64,
+    pub fails: u64,
+    pub errors: u64,
+    pub last: Option<Status>,
+}
+
+/// One item's state in one release, with who/what put it there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    pub release_id: String,
+    pub item_id: String,
+    pub state: ItemState,
+    pub since: DateTime<Utc>,
+    /// Person (tick/waive) or `shipwatch`.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Note or waiver reason.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Evidence that last changed the state (probe name → evidence).
+    #[serde(default)]
+    pub evidence: Option<ItemEvidence>,
+    #[serde(default)]
+    pub tracks: BTreeMap<String, ProbeTrack>,
+    /// The item has been complete at least once in this release.
+    #[serde(default)]
+    pub ever_complete: bool,
+}
+
+/// The evidence behind an item's state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemEvidence {
+    #[serde(default)]
+    pub probe: Option<String>,
+    #[serde(default)]
+    pub status: Option<Status>,
+    pub evidence: Evidence,
+}
+
+/// One probe run for one release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    pub release_id: String,
+    pub probe: String,
+    pub at: DateTime<Utc>,
+    pub status: Status,
+    pub evidence: Evidence,
+}
+
+/// A state change, kept forever in the release's history (regressions included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    pub release_id: String,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    pub at: DateTime<Utc>,
+    pub from: String,
+    pub to: String,
+    pub message: String,
+}
