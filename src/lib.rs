@@ -2,8 +2,13 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view, the code map and the invariants.
 
+pub mod api;
 pub mod checklist;
+pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod daemon;
+pub mod engine;
 pub mod event;
 pub mod probe;
 pub mod redact;

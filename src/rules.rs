@@ -82,6 +82,10 @@ fn pass_met(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<
 /// Re-evaluate an item against its rules (after a result, or as time passes for `sustained`).
 pub fn evaluate_item(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc>) -> Option<Change> {
     use ItemState::*;
+    if binding.probes.is_empty() {
+        // Action items (`on: EVENT`) tick on their event, never by rule.
+        return None;
+    }
     let from = item.state;
     let (to, message) = match from {
         Manual | Waived => return None,

@@ -114,6 +114,15 @@ fn manual_and_waived_never_move() {
 }
 
 #[test]
+fn action_items_never_tick_by_rule() {
+    let mut b = binding(PassRule::Consecutive(1), 1);
+    b.probes.clear();
+    let mut it = item();
+    assert_eq!(evaluate_item(&b, &mut it, t(0)), None);
+    assert_eq!(it.state, ItemState::Pending);
+}
+
+#[test]
 fn window_item_closes() {
     let b = binding(PassRule::Window, 3);
     let mut it = item();

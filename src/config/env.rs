@@ -1,4 +1,4 @@
-//! `${VAR}` expansion from the environment, applied to every string value after parsing (so
+//! `${VAR}` (and `${VAR:-default}`) expansion from the environment, applied to every string value after parsing (so
 //! comments and keys are never touched). Expanded values are registered as secrets.
 
 use serde_json::Value;
@@ -46,14 +46,25 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>, secrets: &mut Vec<S
             rest = t;
         } else if let Some(t) = tail.strip_prefix("${") {
             let end = t.find('}').ok_or_else(|| format!("unclosed '${{' in {s:?}; write ${{NAME}}"))?;
-            let name = &t[..end];
+            let (name, default) = match t[..end].split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (&t[..end], None),
+            };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!("invalid variable name {name:?} in {s:?}; use letters, digits and _"));
             }
-            let val = env(name).ok_or_else(|| {
-                format!("environment variable {name} is not set; export {name}=... before starting shipwatch")
-            })?;
-            secrets.push(val.clone());
+            let val = match (env(name), default) {
+                (Some(v), _) => {
+                    secrets.push(v.clone());
+                    v
+                }
+                (None, Some(d)) => d.to_string(),
+                (None, None) => {
+                    return Err(format!(
+                        "environment variable {name} is not set; export {name}=... before starting shipwatch (or write ${{{name}:-default}})"
+                    ));
+                }
+            };
             out.push_str(&val);
             rest = &t[end + 1..];
         } else {
@@ -82,6 +93,9 @@ mod tests {
             ("price $5", Ok("price $5")),
             ("$${TOKEN}", Ok("${TOKEN}")),
             ("${MISSING}", Err("MISSING is not set")),
+            ("${MISSING:-fallback}", Ok("fallback")),
+            ("${TOKEN:-fallback}", Ok("s3cret")),
+            ("${MISSING:-}", Ok("")),
             ("${BAD-NAME}", Err("invalid variable name")),
             ("${OPEN", Err("unclosed")),
         ] {

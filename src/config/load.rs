@@ -218,7 +218,11 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
 
     let mut probes = BTreeMap::new();
-    for (name, v) in obj_entries(&mut cx, &root, "probes") {
+    let probe_entries = obj_entries(&mut cx, &root, "probes");
+    // Names of every defined probe, valid or not: an invalid probe is reported once, at its
+    // definition, not again at each item that uses it.
+    let probe_names: std::collections::BTreeSet<String> = probe_entries.iter().map(|(k, _)| k.clone()).collect();
+    for (name, v) in probe_entries {
         if let Some(def) = probe_def(&mut cx, &templates, &name, v) {
             probes.insert(name, def);
         }
@@ -242,7 +246,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
             cx.at_key(&path, format!("item '{id}' is bound twice"), Some("merge the two entries".into()));
             continue;
         }
-        if let Some(b) = binding(&mut cx, &path, &id, &v, &probes, &notify) {
+        if let Some(b) = binding(&mut cx, &path, &id, &v, &probe_names, &notify) {
             items.insert(id, b);
         }
     }
@@ -450,19 +454,19 @@ fn binding(
     path: &[String],
     id: &str,
     v: &Value,
-    probes: &BTreeMap<String, ProbeDef>,
+    probes: &std::collections::BTreeSet<String>,
     notify: &BTreeMap<String, Notifier>,
 ) -> Option<Binding> {
     let raw: RawBinding = cx.de(v, path)?;
     let sub = |k: &str| [path.to_vec(), vec![k.to_string()]].concat();
     let mut ok = true;
     for (i, name) in raw.probes.iter().enumerate() {
-        if !probes.contains_key(name) {
+        if !probes.contains(name) {
             let at = [sub("probes"), vec![i.to_string()]].concat();
             cx.at_value(
                 &at,
                 format!("item '{id}' uses unknown probe '{name}'"),
-                did_you_mean(name, probes.keys().map(String::as_str)),
+                did_you_mean(name, probes.iter().map(String::as_str)),
             );
             ok = false;
         }

@@ -183,9 +183,18 @@ fn render(v: &mut Value, params: &Map<String, Value>, ctx: &Value, env: &minijin
             }
         }
         Value::Object(o) => {
-            for (_, x) in o.iter_mut() {
-                render(x, params, ctx, env)?;
+            let mut out = Map::new();
+            for (k, mut x) in std::mem::take(o) {
+                let mut key = Value::String(k);
+                render(&mut key, params, ctx, env)?;
+                let key = match key {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                render(&mut x, params, ctx, env)?;
+                out.insert(key, x);
             }
+            *o = out;
         }
         _ => {}
     }

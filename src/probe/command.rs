@@ -19,6 +19,9 @@ use tokio::time::Instant;
 use super::{Dur, Evidence, Outcome, RunContext, Status};
 use crate::redact::Redactor;
 
+/// Rendered environment variables.
+type Env = Vec<(String, String)>;
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of stdout/stderr kept.
 const TAIL: usize = 2048;
@@ -83,14 +86,14 @@ impl CommandProbe {
         super::http::redact_outcome(outcome, redactor)
     }
 
-    fn render(&self, ctx: &RunContext) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+    fn render(&self, ctx: &RunContext) -> Result<(Vec<String>, Env), String> {
         self.validate()?;
         let argv = self.argv.iter().map(|a| ctx.render(a)).collect::<Result<Vec<_>, _>>()?;
-        let env = self.env.iter().map(|(k, v)| Ok((k.clone(), ctx.render(v)?))).collect::<Result<Vec<_>, String>>()?;
+        let env = self.env.iter().map(|(k, v)| Ok((k.clone(), ctx.render(v)?))).collect::<Result<Env, String>>()?;
         Ok((argv, env))
     }
 
-    async fn execute(&self, argv: &[String], env: Vec<(String, String)>, mut ev: Evidence) -> Outcome {
+    async fn execute(&self, argv: &[String], env: Env, mut ev: Evidence) -> Outcome {
         let timeout = self.timeout();
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -241,7 +244,7 @@ impl GroupGuard {
         if let Some(pgid) = self.0.filter(|p| *p > 0) {
             // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names a group.
             unsafe {
-                let _ = pgid;
+                libc::kill(-pgid, libc::SIGKILL);
             }
         }
     }

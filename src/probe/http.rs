@@ -95,7 +95,7 @@ impl std::str::FromStr for StatusSpec {
         let code = |x: &str| x.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c));
         let spec = if let Some((lo, hi)) = t.split_once('-') {
             code(lo).zip(code(hi)).filter(|(l, h)| l <= h).map(|(l, h)| StatusSpec::Range(l, h))
-        } else if t.len() == 3 && t[1..].eq_ignore_ascii_case("xx") {
+        } else if t.len() == 3 && t.is_ascii() && t[1..].eq_ignore_ascii_case("xx") {
             t[..1].parse::<u16>().ok().filter(|c| (1..=5).contains(c)).map(StatusSpec::Class)
         } else {
             code(t).map(StatusSpec::Code)
@@ -288,6 +288,7 @@ impl HttpProbe {
     async fn execute(&self, method: &str, prep: Prepared, mut ev: Evidence, rt: &Runtime) -> Outcome {
         let timeout = self.timeout();
         let host = prep.url.host_str().unwrap_or("").to_string();
+        let addr = format!("{host}:{}", prep.url.port_or_known_default().unwrap_or(0));
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = rt.http.request(method, prep.url.clone()).headers(prep.headers);
         if let Some(body) = prep.body {
@@ -323,7 +324,7 @@ impl HttpProbe {
             }
             Ok(Err(err)) => {
                 ev.latency_ms = Some(ms(start.elapsed()));
-                ev.message = describe_transport_error(err, &host, timeout);
+                ev.message = describe_transport_error(err, &host, &addr, timeout);
                 Outcome::error(ev)
             }
             Ok(Ok(resp)) => self.judge(resp, prep.checks, ev, &rt.redactor),
@@ -447,7 +448,10 @@ fn json_check(path: &str, jp: &JsonPath, want: &Value, doc: &Value) -> Option<(S
 /// and numbers compare by value (`1` == `1.0`).
 fn json_equal(want: &Value, got: &Value) -> bool {
     match (want, got) {
-        (Value::String(s), Value::Number(_) | Value::Bool(_)) => got.to_string() == *s,
+        (Value::String(s), Value::Number(_) | Value::Bool(_)) => {
+            let text = got.to_string();
+            text == *s
+        }
         (Value::Number(a), Value::Number(b)) => a == b || a.as_f64().zip(b.as_f64()).is_some_and(|(x, y)| x == y),
         _ => want == got,
     }
@@ -466,7 +470,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Classify a transport error by walking its source chain.
-fn describe_transport_error(err: reqwest::Error, host: &str, timeout: Duration) -> String {
+fn describe_transport_error(err: reqwest::Error, host: &str, addr: &str, timeout: Duration) -> String {
     use std::io::ErrorKind;
     let err = err.without_url();
     if err.is_timeout() {
@@ -485,13 +489,13 @@ fn describe_transport_error(err: reqwest::Error, host: &str, timeout: Duration) 
         }
         cur = e.source();
     }
-    let deepest = chain.last().cloned().unwrap_or_default();
+    let deepest = chain.last().map_or("", |d| d.find(" (os error").map_or(d.as_str(), |i| &d[..i]));
     let lower = chain.join(": ").to_lowercase();
     let tls_words = "certificate|tls|handshake|alert|corrupt message|peer is incompatible";
     if err.is_dns() || lower.contains("dns error") || lower.contains("failed to lookup address") {
         format!("DNS lookup failed for host {host} ({deepest})")
     } else if io_kind == Some(ErrorKind::ConnectionRefused) || lower.contains("connection refused") {
-        format!("connection refused by {host} (nothing listening on that port?)")
+        format!("connection refused by {addr} (nothing listening on that port?)")
     } else if io_kind == Some(ErrorKind::TimedOut) {
         format!("timed out after {}", humantime::format_duration(timeout))
     } else if tls_words.split('|').any(|w| lower.contains(w)) {
@@ -500,7 +504,7 @@ fn describe_transport_error(err: reqwest::Error, host: &str, timeout: Duration) 
         || lower.contains("connection reset")
         || lower.contains("connection closed before message completed")
     {
-        format!("connection reset by {host} ({deepest})")
+        format!("connection reset by {addr} ({deepest})")
     } else {
         chain.join(": ")
     }

@@ -134,8 +134,19 @@ async fn transport_failures_are_errors() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
+    // Accepts and hangs up without answering.
+    let hangup = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hangup_addr = hangup.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = hangup.accept().await {
+            let _ = sock.set_zero_linger();
+            drop(sock);
+        }
+    });
     let cases = [
         (format!("http://{refused}/"), json!({}), "connection refused"),
+        (format!("http://{hangup_addr}/"), json!({}), "connection reset"),
+        (base.replace("http://", "https://") + "/ok", json!({}), "TLS error: "),
         ("http://nonexistent.invalid/".to_string(), json!({}), "DNS lookup failed for host nonexistent.invalid"),
         (format!("{base}/slow"), json!({"timeout": "300ms"}), "timed out after 300ms"),
     ];
@@ -159,7 +170,7 @@ async fn large_body_is_truncated_not_an_error() {
         let o = run(&p, &rt).await;
         assert_eq!(o.status, want, "{o:?}");
         assert_eq!(o.evidence.message.contains("body truncated at"), note, "{}", o.evidence.message);
-        assert_eq!(o.evidence.details.get("body_truncated").is_some(), note);
+        assert_eq!(o.evidence.details.contains_key("body_truncated"), note);
     }
     let p = probe(format!("{base}/large"), json!({"max_body": 1000, "expect": {"body_contains": "nope"}}));
     let o = run(&p, &rt).await;
@@ -203,7 +214,7 @@ fn status_specs_parse_and_match() {
         let shown = input.as_str().map_or_else(|| input.to_string(), str::to_string);
         assert_eq!(s.to_string(), shown.to_lowercase());
     }
-    for bad in [json!("2x"), json!("6xx"), json!("299-200"), json!(42), json!("abc"), json!(true)] {
+    for bad in [json!("2x"), json!("6xx"), json!("299-200"), json!(42), json!("abc"), json!(true), json!("€")] {
         let err = serde_json::from_value::<StatusSpec>(bad.clone()).unwrap_err().to_string();
         assert!(err.contains("\"2xx\"") && err.contains("200-299"), "{bad}: {err}");
     }

@@ -1,0 +1,140 @@
+//! Request handlers. Bodies are parsed by hand so a malformed body is a 400 and a body with a
+//! wrong or unknown field a 422, each with a message naming the field.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AppState};
+use crate::engine::NewRelease;
+
+/// Parse a JSON body: syntax errors are 400, shape errors 422.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "empty body; send a JSON object".into()));
+    }
+    // Syntax first (400), then shape (422) with the path of the offending field.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
+    serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." || path.is_empty() { String::new() } else { format!("{path}: ") };
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{at}{}", e.inner()))
+    })
+}
+
+pub async fn create(State(st): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+    let req: NewRelease = body(&bytes)?;
+    let engine = st.engine.clone();
+    let view = tokio::task::spawn_blocking(move || engine.create_release(req))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub async fn list(State(st): State<AppState>) -> Response {
+    Json(st.engine.releases()).into_response()
+}
+
+pub async fn get_release(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(st.engine.release(&id)?).into_response())
+}
+
+pub async fn deploy(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let engine = st.engine.clone();
+    let v = tokio::task::spawn_blocking(move || engine.deploy(&id))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(v).into_response())
+}
+
+pub async fn checklist(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let md = st.engine.checklist_md(&id)?;
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsQuery {
+    probe: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn results(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) =
+        q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}; use ?probe=NAME&limit=N")))?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("limit: {s:?} is not a number from 1 to 1000"),
+                ));
+            }
+        },
+    };
+    Ok(Json(st.engine.results(&id, q.probe.as_deref(), limit)?).into_response())
+}
+
+pub async fn history(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(st.engine.history(&id)?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TickBody {
+    by: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiveBody {
+    by: String,
+    reason: String,
+}
+
+pub async fn tick(
+    State(st): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: TickBody = body(&bytes)?;
+    let engine = st.engine.clone();
+    let v = tokio::task::spawn_blocking(move || engine.tick(&id, &item, &b.by, b.note))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(v).into_response())
+}
+
+pub async fn waive(
+    State(st): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: WaiveBody = body(&bytes)?;
+    let engine = st.engine.clone();
+    let v = tokio::task::spawn_blocking(move || engine.waive(&id, &item, &b.by, &b.reason))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(v).into_response())
+}
+
+pub async fn ready(State(st): State<AppState>) -> Response {
+    if st.engine.ready() {
+        (StatusCode::OK, "shipwatch is ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shipwatch is not ready: the store is not writable\n").into_response()
+    }
+}

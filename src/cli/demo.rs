@@ -1,0 +1,182 @@
+//! `shipwatch demo`: a self-contained tour. Starts a sample service on loopback, the daemon
+//! with `config/demo.yaml` (seconds-long windows), starts a release over the real API, breaks
+//! the sample service's checkout for a few seconds to show a regression and its recovery, and
+//! prints items ticking live until the verdict.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::config;
+use crate::daemon::Daemon;
+use crate::event::EventKind;
+
+const DEMO_YAML: &str = include_str!("../../config/demo.yaml");
+const CHECKLIST: &str = include_str!("../../config/release-checklist.md");
+const HTTP_SMOKE: &str = include_str!("../../probes/http-smoke.yaml");
+const VERSION_LIVE: &str = include_str!("../../probes/version-live.yaml");
+const VERSION: &str = "2.4.0";
+
+/// The sample service: healthy, reports VERSION, and a checkout that breaks on demand.
+async fn sample_service(broken: Arc<AtomicBool>) -> std::io::Result<String> {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/version", get(|| async { axum::Json(json!({ "version": VERSION })) }))
+        .route(
+            "/checkout",
+            post(move || {
+                let broken = broken.clone();
+                async move {
+                    if broken.load(Ordering::Relaxed) {
+                        (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            axum::Json(json!({ "ok": false, "error": "db timeout" })),
+                        )
+                    } else {
+                        (axum::http::StatusCode::OK, axum::Json(json!({ "ok": true })))
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// `config/demo.yaml` from the working directory when present (so it can be edited), else the
+/// copy built into the binary, written with its checklist and templates to `dir`.
+fn demo_config(dir: &Path) -> std::io::Result<PathBuf> {
+    let local = PathBuf::from("config/demo.yaml");
+    if local.is_file() && Path::new("config/release-checklist.md").is_file() && Path::new("probes").is_dir() {
+        return Ok(local);
+    }
+    std::fs::create_dir_all(dir.join("probes"))?;
+    std::fs::write(dir.join("demo.yaml"), DEMO_YAML)?;
+    std::fs::write(dir.join("release-checklist.md"), CHECKLIST)?;
+    std::fs::write(dir.join("probes/http-smoke.yaml"), HTTP_SMOKE)?;
+    std::fs::write(dir.join("probes/version-live.yaml"), VERSION_LIVE)?;
+    Ok(dir.join("demo.yaml"))
+}
+
+pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
+    super::init_tracing("warn");
+    let data = std::env::temp_dir().join(format!("shipwatch-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&data)?;
+    let broken = Arc::new(AtomicBool::new(false));
+    let target = sample_service(broken.clone()).await?;
+    let path = demo_config(&data)?;
+    let data_s = data.display().to_string();
+    let env = |k: &str| match k {
+        "SHIPWATCH_DEMO_TARGET" => Some(target.clone()),
+        "SHIPWATCH_DEMO_DATA" => Some(data_s.clone()),
+        _ => std::env::var(k).ok(),
+    };
+    let cfg = match config::load_with_env(&path, &env) {
+        Ok(l) => Arc::new(l.config),
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let manual: Vec<String> =
+        cfg.checklist.items.iter().filter(|i| !cfg.items.contains_key(&i.id)).map(|i| i.text.clone()).collect();
+    let daemon = Daemon::start(cfg.clone(), None).await?;
+    let api = format!("http://{}", daemon.addr);
+    println!("shipwatch demo");
+    println!("  sample service : {target}  (healthz, version {VERSION}, checkout)");
+    println!("  shipwatch API  : {api}/api/v1/releases   (try it in another terminal while this runs)");
+    println!("  config         : {}  (window min 20s, max 40s)", path.display());
+    println!("  automated items: {} of {}", cfg.items.len(), cfg.checklist.items.len());
+    println!();
+    let mut events = daemon.engine.subscribe();
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{api}/api/v1/releases"))
+        .json(&json!({ "service": "checkout-api", "version": VERSION, "environment": "demo" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = created["id"].as_str().unwrap_or_default().to_string();
+    let start = Instant::now();
+    println!("[  0.0s] release {id} started over the API; watching...");
+    let deadline = start + Duration::from_secs(70);
+    let (mut broke, mut fixed) = (false, false);
+    let verdict = loop {
+        let t = start.elapsed().as_secs_f64();
+        if !broke && t >= 8.0 {
+            broke = true;
+            broken.store(true, Ordering::Relaxed);
+            println!("[{t:5.1}s] demo: breaking the sample service's /checkout (HTTP 500) for 4 s");
+        }
+        if broke && !fixed && t >= 12.0 {
+            fixed = true;
+            broken.store(false, Ordering::Relaxed);
+            println!("[{t:5.1}s] demo: /checkout fixed");
+        }
+        let ev = tokio::select! {
+            e = events.recv() => e,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => continue,
+            _ = tokio::time::sleep_until(deadline) => break None,
+        };
+        let Ok(ev) = ev else { continue };
+        if ev.release != id {
+            continue;
+        }
+        let t = start.elapsed().as_secs_f64();
+        let mark = match ev.kind {
+            EventKind::ItemCompleted | EventKind::ItemRecovered | EventKind::ReleaseVerified => "✓",
+            EventKind::ItemFailing | EventKind::ItemRegressed | EventKind::ReleaseFailed => "✗",
+            _ => "·",
+        };
+        println!("[{t:5.1}s] {mark} {:<16} {}", ev.kind.as_str(), ev.message);
+        if matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed) {
+            break Some(ev.kind);
+        }
+    };
+    println!();
+    let status: Value = http.get(format!("{api}/api/v1/releases/{id}")).send().await?.json().await?;
+    print!("{}", super::client::render_status(&status, true));
+    println!();
+    println!(
+        "{} items stay manual on purpose: no probe can answer them (people, documents, meetings), e.g.",
+        manual.len()
+    );
+    for m in manual.iter().take(4) {
+        println!("  - {m}");
+    }
+    println!("  a person ticks them: shipwatch tick {id} ITEM --by NAME --server {api}");
+    println!();
+    println!("ticked checklist: {api}/api/v1/releases/{id}/checklist.md");
+    let code = match verdict {
+        Some(EventKind::ReleaseVerified) => {
+            println!("verdict: VERIFIED");
+            ExitCode::SUCCESS
+        }
+        Some(_) => {
+            println!("verdict: FAILED");
+            ExitCode::from(1)
+        }
+        None => {
+            println!("verdict: none within 70 s (unexpected; see the status above)");
+            ExitCode::from(1)
+        }
+    };
+    if keep {
+        println!("daemon keeps running at {api}; Ctrl-C to stop");
+        daemon.run_until_signal().await;
+    } else {
+        daemon.stop().await;
+    }
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(code)
+}

@@ -1,0 +1,94 @@
+//! The daemon: store + engine + API server, with graceful shutdown on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::engine::{Engine, EngineError};
+use crate::store::{SqliteStore, StoreError};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("cannot listen on {addr}: {source} (is another shipwatch running? set server.listen or --listen)")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub engine: Engine,
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Where the database lives for `config`.
+pub fn db_path(config: &Config) -> PathBuf {
+    config.storage.sqlite.clone().unwrap_or_else(|| PathBuf::from("data/shipwatch.db"))
+}
+
+impl Daemon {
+    /// Open the store, recover state, start probing and serve the API. `listen` overrides
+    /// `server.listen` (use `127.0.0.1:0` for a free port).
+    pub async fn start(config: Arc<Config>, listen: Option<String>) -> Result<Daemon, DaemonError> {
+        let path = db_path(&config);
+        let store = tokio::task::block_in_place(|| SqliteStore::open(&path))?;
+        tracing::info!(db = %path.display(), "store open");
+        let engine = tokio::task::block_in_place(|| Engine::start(config.clone(), Arc::new(store)))?;
+        let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| DaemonError::Listen { addr: addr.clone(), source })?;
+        let local = listener.local_addr().map_err(|source| DaemonError::Listen { addr, source })?;
+        let stop = CancellationToken::new();
+        let state =
+            AppState { engine: engine.clone(), token: config.server.api_token.clone().filter(|t| !t.is_empty()) };
+        let s = stop.clone();
+        let server = tokio::spawn(api::serve(listener, state, async move { s.cancelled().await }));
+        Ok(Daemon { engine, addr: local, stop, server })
+    }
+
+    /// Stop serving, stop probing, wait for in-flight work, leave everything stored.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Ok(Err(e)) = self.server.await {
+            tracing::warn!(error = %e, "API server ended with an error");
+        }
+        self.engine.shutdown().await;
+    }
+
+    /// Run until SIGTERM or SIGINT, then stop gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("signal received; shutting down");
+        self.stop().await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,151 @@
+//! The engine: owns the in-memory state of every release, runs probes on their schedules,
+//! applies the rules and records everything in the store.
+//!
+//! Invariants: the engine is the only writer of release, item and result state; every change
+//! is written to the store (one transaction) *before* it becomes visible in memory or is
+//! announced as an event, so a crash never shows a state that was not stored.
+
+mod ops;
+mod runner;
+mod settle;
+mod view;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::event::Event;
+use crate::probe::Runtime;
+use crate::release::{ItemRecord, Release, ResultRecord};
+use crate::store::{Store, StoreError};
+
+pub use ops::NewRelease;
+pub use view::{Counts, ItemView, ReleaseView, WindowView};
+
+/// Errors of engine operations, mapped to HTTP statuses by the API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// In-memory state of one release.
+#[derive(Debug, Clone)]
+pub(crate) struct Rel {
+    pub release: Release,
+    pub items: BTreeMap<String, ItemRecord>,
+    /// Latest result per probe.
+    pub last: BTreeMap<String, ResultRecord>,
+}
+
+pub(crate) struct Inner {
+    config: RwLock<Arc<Config>>,
+    store: Arc<dyn Store>,
+    state: Mutex<BTreeMap<String, Rel>>,
+    /// Cancels the probe tasks of one release.
+    tasks: Mutex<BTreeMap<String, CancellationToken>>,
+    rt: Runtime,
+    clock: Clock,
+    events: broadcast::Sender<Event>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    store_ok: AtomicBool,
+}
+
+/// A handle to the running engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine(pub(crate) Arc<Inner>);
+
+impl Engine {
+    /// Load state from `store` and start watching every active release.
+    pub fn start(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
+        let rt = Runtime::new(config.redactor.clone());
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            config: RwLock::new(config),
+            store,
+            state: Mutex::new(BTreeMap::new()),
+            tasks: Mutex::new(BTreeMap::new()),
+            rt,
+            clock: Clock::new(),
+            events,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            store_ok: AtomicBool::new(true),
+        });
+        let engine = Engine(inner);
+        engine.recover()?;
+        runner::spawn_housekeeping(&engine.0);
+        Ok(engine)
+    }
+
+    /// Subscribe to events (notifiers, the demo's live view).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.events.subscribe()
+    }
+
+    /// Ready: the store answers and the last write succeeded.
+    pub fn ready(&self) -> bool {
+        self.0.store_ok.load(Ordering::Relaxed) && self.0.store.ping().is_ok() && !self.0.shutdown.is_cancelled()
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config()
+    }
+
+    /// Stop every probe task (in-flight runs are cancelled cleanly) and wait for them.
+    pub async fn shutdown(&self) {
+        self.0.shutdown.cancel();
+        self.0.tracker.close();
+        self.0.tracker.wait().await;
+        tracing::info!("engine stopped; all state is in the store");
+    }
+}
+
+impl Inner {
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, BTreeMap<String, Rel>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write `batch`; remember whether the store is healthy.
+    pub(crate) fn write(&self, batch: &crate::store::Batch) -> Result<(), StoreError> {
+        let r = self.store.apply(batch);
+        match &r {
+            Ok(()) => {
+                if !self.store_ok.swap(true, Ordering::Relaxed) {
+                    tracing::info!("store writable again");
+                }
+            }
+            Err(e) => {
+                if self.store_ok.swap(false, Ordering::Relaxed) {
+                    tracing::error!(error = %e, "store write failed; state kept as last stored");
+                }
+            }
+        }
+        r
+    }
+
+    pub(crate) fn emit(&self, events: Vec<Event>) {
+        for e in events {
+            tracing::info!(kind = e.kind.as_str(), release = %e.release, item = e.item.as_deref().unwrap_or(""), "{}", e.message);
+            let _ = self.events.send(e);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Probe tasks and timers. One task per (active release, probe) sleeps until its next run
+//! (tokio time), runs the probe under a timeout and hands the outcome to the engine; one timer
+//! per deployed release wakes at window min and max. Cancelling a release's token stops them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::Inner;
+use crate::config::{Phase, ProbeDef};
+use crate::probe::{Evidence, Outcome, ReleaseVars, RunContext};
+use crate::release::{Release, ReleaseState};
+use crate::schedule::{Schedule, random_jitter};
+
+impl Inner {
+    /// Cancel the tasks of release `id`.
+    pub(crate) fn stop_release(&self, id: &str) {
+        if let Some(t) = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).remove(id) {
+            t.cancel();
+        }
+    }
+}
+
+/// (Re)start the probe tasks and window timer of release `id` for its current phase.
+pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
+    inner.stop_release(id);
+    let cfg = inner.config();
+    let Some(release) = inner.state().get(id).map(|r| r.release.clone()) else { return };
+    if !release.state.is_active() {
+        return;
+    }
+    let token = inner.shutdown.child_token();
+    inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), token.clone());
+    let deployed = release.state == ReleaseState::Deployed;
+    let probes: BTreeSet<&String> =
+        cfg.items.values().filter(|b| deployed || b.phase == Phase::PreDeploy).flat_map(|b| b.probes.iter()).collect();
+    let ctx = RunContext {
+        release: ReleaseVars {
+            id: release.id.clone(),
+            service: release.service.clone(),
+            version: release.version.clone(),
+            environment: release.environment.clone(),
+            deployed_at: release.deployed_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
+        },
+    };
+    let anchor = release.deployed_at.unwrap_or(release.created_at);
+    for name in probes {
+        let Some(def) = cfg.probes.get(name) else { continue };
+        let task =
+            ProbeTask { inner: inner.clone(), release: id.to_string(), def: def.clone(), ctx: ctx.clone(), anchor };
+        inner.tracker.spawn(task.run(token.clone()));
+    }
+    if deployed {
+        inner.tracker.spawn(window_timer(inner.clone(), release, token));
+    }
+    tracing::debug!(release = id, "probe tasks started");
+}
+
+struct ProbeTask {
+    inner: Arc<Inner>,
+    release: String,
+    def: ProbeDef,
+    ctx: RunContext,
+    anchor: DateTime<Utc>,
+}
+
+impl ProbeTask {
+    async fn run(self, token: CancellationToken) {
+        let clock = self.inner.clock;
+        let delay = chrono::Duration::from_std(self.def.initial_delay).unwrap_or_default();
+        let jitter = chrono::Duration::from_std(random_jitter(self.def.jitter)).unwrap_or_default();
+        let mut next = (self.anchor + delay).max(clock.now()) + jitter;
+        if let Schedule::Cron { .. } = self.def.schedule {
+            next = self.def.schedule.next_after(next).unwrap_or(next);
+        }
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep_until(clock.instant_at(next)) => {}
+            }
+            let started = clock.now();
+            let limit = self.def.kind.timeout() + Duration::from_secs(1);
+            let outcome = tokio::select! {
+                _ = token.cancelled() => return,
+                o = tokio::time::timeout(limit, self.def.kind.run(&self.ctx, &self.inner.rt)) => o.unwrap_or_else(|_| {
+                    Outcome::error(Evidence { message: format!("probe did not finish within {}", humantime::format_duration(limit)), ..Default::default() })
+                }),
+            };
+            tracing::debug!(release = %self.release, probe = %self.def.name, status = outcome.status.as_str(), "probe ran");
+            let inner = self.inner.clone();
+            let (release, probe) = (self.release.clone(), self.def.name.clone());
+            // SQLite writes are blocking; keep them off the async workers.
+            let _ = tokio::task::spawn_blocking(move || inner.record(&release, &probe, outcome, started)).await;
+            let now = clock.now();
+            next = match &self.def.schedule {
+                Schedule::Every(d) => {
+                    let n = next + chrono::Duration::from_std(*d).unwrap_or_default();
+                    if n < now { now } else { n }
+                }
+                s @ Schedule::Cron { .. } => match s.next_after(now) {
+                    Some(n) => n,
+                    None => return,
+                },
+            };
+        }
+    }
+}
+
+/// Wake at window min and max so verdicts do not wait for the next probe result.
+async fn window_timer(inner: Arc<Inner>, release: Release, token: CancellationToken) {
+    let clock = inner.clock;
+    for d in [release.window_min, release.window_max] {
+        let Some(at) = release.at(d) else { return };
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep_until(clock.instant_at(at)) => {}
+        }
+        let (inner2, id) = (inner.clone(), release.id.clone());
+        let _ = tokio::task::spawn_blocking(move || inner2.evaluate(&id)).await;
+    }
+}
+
+/// Hourly retention pruning of old results.
+pub(crate) fn spawn_housekeeping(inner: &Arc<Inner>) {
+    let inner = inner.clone();
+    let token = inner.shutdown.clone();
+    inner.clone().tracker.spawn(async move {
+        loop {
+            let cfg = inner.config();
+            let before = inner.clock.now() - chrono::Duration::from_std(cfg.storage.retention.0).unwrap_or_default();
+            match inner.store.prune_results(before) {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned results past retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention pruning failed"),
+            }
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,215 @@
+//! Applying results and time to a working copy of a release: item transitions, window
+//! closing, action items and the verdict. Pure with respect to I/O: it fills [`Effects`], which
+//! the caller writes to the store before making the copy current.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::Rel;
+use crate::config::Config;
+use crate::event::{Event, EventKind};
+use crate::probe::Evidence;
+use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord};
+use crate::rules::{self, Change};
+use crate::store::Batch;
+
+/// What one step changed: rows to write and events to announce after the write.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub results: Vec<ResultRecord>,
+    pub history: Vec<HistoryRecord>,
+    pub events: Vec<Event>,
+    pub items: BTreeSet<String>,
+    pub release_changed: bool,
+}
+
+impl Effects {
+    /// The batch to write for `rel` after these effects.
+    pub fn batch(&self, rel: &Rel) -> Batch {
+        Batch {
+            releases: if self.release_changed { vec![rel.release.clone()] } else { vec![] },
+            items: self.items.iter().filter_map(|i| rel.items.get(i).cloned()).collect(),
+            results: self.results.clone(),
+            history: self.history.clone(),
+        }
+    }
+
+    pub fn event(
+        &mut self,
+        rel: &Rel,
+        kind: EventKind,
+        item: Option<&str>,
+        probe: Option<&str>,
+        at: DateTime<Utc>,
+        message: String,
+    ) {
+        self.events.push(Event {
+            kind,
+            release: rel.release.id.clone(),
+            item: item.map(String::from),
+            probe: probe.map(String::from),
+            at,
+            message,
+        });
+    }
+}
+
+fn event_for(c: &Change) -> Option<EventKind> {
+    use ItemState::*;
+    Some(match (c.from, c.to) {
+        (Regressed, Complete) => EventKind::ItemRecovered,
+        (_, Complete) => EventKind::ItemCompleted,
+        (_, Failing) => EventKind::ItemFailing,
+        (_, Regressed) => EventKind::ItemRegressed,
+        _ => return None,
+    })
+}
+
+/// Record an item change: history row, event, evidence, regression flag.
+pub(crate) fn record_change(
+    rel: &mut Rel,
+    item: &str,
+    probe: Option<&str>,
+    change: Change,
+    evidence: Option<ItemEvidence>,
+    at: DateTime<Utc>,
+    fx: &mut Effects,
+) {
+    if let Some(rec) = rel.items.get_mut(item) {
+        if evidence.is_some() {
+            rec.evidence = evidence;
+        }
+    }
+    fx.items.insert(item.to_string());
+    fx.history.push(HistoryRecord {
+        release_id: rel.release.id.clone(),
+        item_id: Some(item.to_string()),
+        at,
+        from: change.from.as_str().into(),
+        to: change.to.as_str().into(),
+        message: change.message.clone(),
+    });
+    if change.to == ItemState::Regressed && rel.release.state == ReleaseState::Deployed && !rel.release.regressed {
+        rel.release.regressed = true;
+        fx.release_changed = true;
+    }
+    if let Some(kind) = event_for(&change) {
+        let msg = format!("{item}: {} → {} ({})", change.from.as_str(), change.to.as_str(), change.message);
+        fx.event(rel, kind, Some(item), probe, at, msg);
+    }
+}
+
+/// Apply one probe result to every item bound to that probe.
+pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx: &mut Effects) {
+    let at = result.at;
+    for (id, b) in &cfg.items {
+        if !b.probes.contains(&result.probe) {
+            continue;
+        }
+        let Some(item) = rel.items.get_mut(id) else { continue };
+        let change = rules::observe(b, item, &result.probe, result.status, at);
+        fx.items.insert(id.clone());
+        if let Some(c) = change {
+            let ev = ItemEvidence {
+                probe: Some(result.probe.clone()),
+                status: Some(result.status),
+                evidence: result.evidence.clone(),
+            };
+            record_change(rel, id, Some(&result.probe), c, Some(ev), at, fx);
+        }
+    }
+    rel.last.insert(result.probe.clone(), result.clone());
+    fx.results.push(result);
+}
+
+/// Window closing, action items and the verdict, as of `now`.
+pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects) {
+    if rel.release.state == ReleaseState::Deployed {
+        // `sustained` rules complete with time, not only with results.
+        for (id, b) in &cfg.items {
+            if let Some(item) = rel.items.get_mut(id) {
+                if let Some(c) = rules::evaluate_item(b, item, now) {
+                    record_change(rel, id, None, c, None, now, fx);
+                }
+            }
+        }
+        if rules::window_closed(&rel.release, now) {
+            for (id, b) in &cfg.items {
+                if let Some(item) = rel.items.get_mut(id) {
+                    if let Some(c) = rules::close_window(b, item, now) {
+                        let ev = ItemEvidence {
+                            probe: None,
+                            status: None,
+                            evidence: Evidence { message: c.message.clone(), ..Default::default() },
+                        };
+                        record_change(rel, id, None, c, Some(ev), now, fx);
+                    }
+                }
+            }
+        }
+        let automated: Vec<ItemState> = cfg
+            .items
+            .iter()
+            .filter(|(_, b)| !b.probes.is_empty())
+            .filter_map(|(id, _)| rel.items.get(id).map(|i| i.state))
+            .collect();
+        let aborting = cfg
+            .items
+            .iter()
+            .find(|(id, b)| {
+                b.fail.abort
+                    && rel.items.get(*id).is_some_and(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed))
+            })
+            .map(|(id, _)| id.as_str());
+        if let Some((state, reason)) = rules::verdict(&rel.release, &automated, aborting, now) {
+            let from = rel.release.state;
+            rel.release.state = state;
+            rel.release.closed_at = Some(now);
+            rel.release.reason = Some(reason.clone());
+            fx.release_changed = true;
+            fx.history.push(HistoryRecord {
+                release_id: rel.release.id.clone(),
+                item_id: None,
+                at: now,
+                from: from.as_str().into(),
+                to: state.as_str().into(),
+                message: reason.clone(),
+            });
+            let kind =
+                if state == ReleaseState::Verified { EventKind::ReleaseVerified } else { EventKind::ReleaseFailed };
+            fx.event(rel, kind, None, None, now, format!("{} {}: {reason}", rel.release.id, state.as_str()));
+        }
+    }
+    tick_actions(cfg, rel, now, fx);
+}
+
+/// Items bound with `on: EVENT` tick when that event happens for their release.
+fn tick_actions(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects) {
+    let mut i = 0;
+    while i < fx.events.len() {
+        let ev = fx.events[i].clone();
+        i += 1;
+        for (id, b) in &cfg.items {
+            if b.on != Some(ev.kind) {
+                continue;
+            }
+            let Some(item) = rel.items.get_mut(id) else { continue };
+            if item.state != ItemState::Pending {
+                continue;
+            }
+            item.state = ItemState::Complete;
+            item.since = now;
+            item.ever_complete = true;
+            item.by = Some("shipwatch".into());
+            let message = format!("event {} at {}", ev.kind.as_str(), ev.at.format("%Y-%m-%d %H:%M:%S UTC"));
+            let evidence = ItemEvidence {
+                probe: None,
+                status: None,
+                evidence: Evidence { message: message.clone(), ..Default::default() },
+            };
+            let change = Change { from: ItemState::Pending, to: ItemState::Complete, message };
+            record_change(rel, id, None, change, Some(evidence), now, fx);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Read-only views of releases and items for the API, the CLI and the checklist rendering.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Engine, EngineError, Rel};
+use crate::checklist::Mark;
+use crate::config::{Config, PassRule};
+use crate::release::{HistoryRecord, ItemEvidence, ItemState, Release, ReleaseState, ResultRecord};
+
+/// Item counts by state.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub complete: usize,
+    pub pending: usize,
+    pub failing: usize,
+    pub regressed: usize,
+    pub manual: usize,
+    pub waived: usize,
+}
+
+/// Window progress, in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowView {
+    pub min_s: f64,
+    pub max_s: f64,
+    pub elapsed_s: Option<f64>,
+    /// Seconds until the watch ends at the latest (max), or none when closed / not deployed.
+    pub remaining_s: Option<f64>,
+}
+
+/// One item as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub id: String,
+    pub text: String,
+    pub section: Option<String>,
+    pub state: ItemState,
+    pub since: DateTime<Utc>,
+    pub automated: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<PassRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<ItemEvidence>,
+    /// Latest result of each bound probe.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub last_results: Vec<ResultRecord>,
+}
+
+/// A release with its window and, in the detailed view, its items.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseView {
+    #[serde(flatten)]
+    pub release: Release,
+    pub window: WindowView,
+    pub counts: Counts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemView>>,
+}
+
+fn counts(rel: &Rel) -> Counts {
+    let mut c = Counts::default();
+    for i in rel.items.values() {
+        match i.state {
+            ItemState::Complete => c.complete += 1,
+            ItemState::Pending => c.pending += 1,
+            ItemState::Failing => c.failing += 1,
+            ItemState::Regressed => c.regressed += 1,
+            ItemState::Manual => c.manual += 1,
+            ItemState::Waived => c.waived += 1,
+        }
+    }
+    c
+}
+
+fn window(rel: &Release, now: DateTime<Utc>) -> WindowView {
+    let elapsed = rel.deployed_at.map(|d| (rel.closed_at.unwrap_or(now) - d).num_milliseconds() as f64 / 1000.0);
+    let remaining = match (rel.state, rel.at(rel.window_max)) {
+        (ReleaseState::Deployed, Some(max)) => Some(((max - now).num_milliseconds() as f64 / 1000.0).max(0.0)),
+        _ => None,
+    };
+    WindowView {
+        min_s: rel.window_min.as_secs_f64(),
+        max_s: rel.window_max.as_secs_f64(),
+        elapsed_s: elapsed,
+        remaining_s: remaining,
+    }
+}
+
+fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
+    let rec = rel.items.get(id)?;
+    let b = cfg.items.get(id);
+    let it = cfg.checklist.get(id);
+    let probes = b.map(|b| b.probes.clone()).unwrap_or_default();
+    Some(ItemView {
+        id: id.to_string(),
+        text: it.map(|i| i.text.clone()).unwrap_or_else(|| format!("{id} (no longer in the checklist)")),
+        section: it.and_then(|i| i.section.clone()),
+        state: rec.state,
+        since: rec.since,
+        automated: b.is_some(),
+        pass: b.filter(|b| !b.probes.is_empty()).map(|b| b.pass),
+        last_results: probes.iter().filter_map(|p| rel.last.get(p).cloned()).collect(),
+        probes,
+        by: rec.by.clone(),
+        note: rec.note.clone(),
+        evidence: rec.evidence.clone(),
+    })
+}
+
+fn view(cfg: &Config, rel: &Rel, now: DateTime<Utc>, detailed: bool) -> ReleaseView {
+    let items = detailed.then(|| {
+        // Checklist order first, then records of items since removed from the checklist.
+        let mut ids: Vec<&str> =
+            cfg.checklist.items.iter().map(|i| i.id.as_str()).filter(|i| rel.items.contains_key(*i)).collect();
+        ids.extend(rel.items.keys().map(String::as_str).filter(|k| cfg.checklist.get(k).is_none()));
+        ids.into_iter().filter_map(|id| item_view(cfg, rel, id)).collect()
+    });
+    ReleaseView { release: rel.release.clone(), window: window(&rel.release, now), counts: counts(rel), items }
+}
+
+impl Engine {
+    fn with<T>(&self, id: &str, f: impl FnOnce(&Config, &Rel, DateTime<Utc>) -> Option<T>) -> Result<T, EngineError> {
+        let cfg = self.0.config();
+        let now = self.0.clock.now();
+        let state = self.0.state();
+        let rel = state.get(id).ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
+        f(&cfg, rel, now).ok_or_else(|| EngineError::NotFound(format!("not found in release '{id}'")))
+    }
+
+    /// Every release, newest first, without items.
+    pub fn releases(&self) -> Vec<ReleaseView> {
+        let cfg = self.0.config();
+        let now = self.0.clock.now();
+        let state = self.0.state();
+        let mut v: Vec<ReleaseView> = state.values().map(|r| view(&cfg, r, now, false)).collect();
+        v.sort_by(|a, b| b.release.created_at.cmp(&a.release.created_at));
+        v
+    }
+
+    /// One release with its items.
+    pub fn release(&self, id: &str) -> Result<ReleaseView, EngineError> {
+        self.with(id, |cfg, rel, now| Some(view(cfg, rel, now, true)))
+    }
+
+    /// One item of one release.
+    pub fn item(&self, id: &str, item: &str) -> Result<ItemView, EngineError> {
+        self.with(id, |cfg, rel, _| item_view(cfg, rel, item))
+            .map_err(|_| EngineError::NotFound(format!("no item '{item}' in release '{id}'")))
+    }
+
+    /// Probe results, newest first.
+    pub fn results(&self, id: &str, probe: Option<&str>, limit: usize) -> Result<Vec<ResultRecord>, EngineError> {
+        self.with(id, |_, _, _| Some(()))?;
+        Ok(self.0.store.results(id, probe, limit)?)
+    }
+
+    /// State changes of a release, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryRecord>, EngineError> {
+        self.with(id, |_, _, _| Some(()))?;
+        Ok(self.0.store.history(id)?)
+    }
+
+    /// The team's checklist with `[x]` on complete items and a short note.
+    pub fn checklist_md(&self, id: &str) -> Result<String, EngineError> {
+        self.with(id, |cfg, rel, _| {
+            let mut marks = BTreeMap::new();
+            for it in &cfg.checklist.items {
+                let Some(rec) = rel.items.get(&it.id) else { continue };
+                let when = rec.since.format("%Y-%m-%d %H:%M UTC");
+                let note = match rec.state {
+                    ItemState::Complete if rec.by.as_deref() == Some("checklist") => None,
+                    ItemState::Complete => {
+                        let why = rec.evidence.as_ref().map(|e| {
+                            let p = e.probe.as_deref().map(|p| format!("{p}: ")).unwrap_or_default();
+                            format!("{p}{}", e.evidence.message)
+                        });
+                        let by = rec.by.as_deref().unwrap_or("shipwatch");
+                        Some(match why {
+                            Some(w) if by == "shipwatch" => format!("✓ {when} by shipwatch ({w})"),
+                            _ => format!(
+                                "✓ {when} by {by}{}",
+                                rec.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                            ),
+                        })
+                    }
+                    ItemState::Waived => Some(format!(
+                        "waived {when} by {}: {}",
+                        rec.by.as_deref().unwrap_or("?"),
+                        rec.note.as_deref().unwrap_or("")
+                    )),
+                    ItemState::Failing | ItemState::Regressed => Some(format!("✗ {} since {when}", rec.state.as_str())),
+                    _ => None,
+                };
+                let checked = rec.state.is_done();
+                if checked != it.checked || note.is_some() {
+                    marks.insert(it.id.clone(), Mark { checked, note });
+                }
+            }
+            Some(cfg.redactor.redact(&cfg.checklist.render(&marks)))
+        })
+    }
+}
