@@ -159,7 +159,8 @@ fn release(regressed: bool) -> Release {
 fn verdict_table() {
     use ItemState::*;
     use ReleaseState::*;
-    let cases: Vec<(&str, bool, Vec<ItemState>, Option<&str>, i64, Option<ReleaseState>)> = vec![
+    type Case<'a> = (&'a str, bool, Vec<ItemState>, Option<&'a str>, i64, Option<ReleaseState>);
+    let cases: Vec<Case> = vec![
         ("before min", false, vec![Complete], None, 50, None),
         ("at min, all complete", false, vec![Complete, Waived], None, 100, Some(Verified)),
         ("at min, one pending", false, vec![Complete, Pending], None, 100, None),

@@ -6,18 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
-use super::template::{TemplateError, Templates};
+use super::template::Templates;
 use super::yaml_pos::PosIndex;
-use super::{Binding, Config, FailRule, Notifier, PassRule, Phase, ProbeDef, Server, Source, Storage, Window};
-use crate::event::EventKind;
-use crate::probe::{Dur, KINDS, ProbeKind};
+use super::{Binding, Config, Notifier, Server, Source, Storage, Window};
 use crate::redact::Redactor;
-use crate::schedule::{Schedule, default_jitter};
 
 /// A validated config plus non-fatal warnings.
 #[derive(Debug, Clone)]
@@ -27,38 +23,38 @@ pub struct Loaded {
 }
 
 const TOP: &[&str] = &["server", "storage", "checklist", "window", "sources", "notify", "probes", "items", "templates"];
-const PROBE_META: &[&str] = &["every", "cron", "initial_delay", "jitter", "description", "use", "with"];
+pub(super) const PROBE_META: &[&str] = &["every", "cron", "initial_delay", "jitter", "description", "use", "with"];
 /// Probes run every minute unless told otherwise.
-const DEFAULT_EVERY: Duration = Duration::from_secs(60);
+pub(super) const DEFAULT_EVERY: Duration = Duration::from_secs(60);
 
 /// Load and validate `path`, expanding `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
     load_with_env(path, &|k| std::env::var(k).ok())
 }
 
-struct Ctx {
+pub(super) struct Ctx {
     file: PathBuf,
     idx: PosIndex,
     errors: Vec<ConfigError>,
 }
 
-fn p(parts: &[&str]) -> Vec<String> {
+pub(super) fn p(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
 impl Ctx {
-    fn at_key(&mut self, path: &[String], message: String, hint: Option<String>) {
+    pub(super) fn at_key(&mut self, path: &[String], message: String, hint: Option<String>) {
         let pos = self.idx.key(path);
         self.errors.push(ConfigError { file: self.file.clone(), line: pos.line, col: pos.col, message, hint });
     }
 
-    fn at_value(&mut self, path: &[String], message: String, hint: Option<String>) {
+    pub(super) fn at_value(&mut self, path: &[String], message: String, hint: Option<String>) {
         let pos = self.idx.value(path);
         self.errors.push(ConfigError { file: self.file.clone(), line: pos.line, col: pos.col, message, hint });
     }
 
     /// Deserialize `v` (found at `base`) into `T`, turning a serde error into a positioned one.
-    fn de<T: DeserializeOwned>(&mut self, v: &Value, base: &[String]) -> Option<T> {
+    pub(super) fn de<T: DeserializeOwned>(&mut self, v: &Value, base: &[String]) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(v) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -137,7 +133,11 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     for k in root.keys() {
         if !TOP.contains(&k.as_str()) {
-            cx.at_key(&[k.clone()], format!("unknown top-level key '{k}'"), did_you_mean(k, TOP.iter().copied()));
+            cx.at_key(
+                std::slice::from_ref(k),
+                format!("unknown top-level key '{k}'"),
+                did_you_mean(k, TOP.iter().copied()),
+            );
         }
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -199,8 +199,10 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     let mut notify = BTreeMap::new();
     for (name, v) in obj_entries(&mut cx, &root, "notify") {
         if let Some(n) = cx.de::<Notifier>(&v, &p(&["notify", &name])) {
-            if let Notifier::Alertmanager { source } = &n {
-                if !matches!(sources.get(source), Some(Source::Alertmanager(_))) {
+            if let Notifier::Alertmanager { source } = &n
+                && !matches!(sources.get(source), Some(Source::Alertmanager(_)))
+            {
+                {
                     let am: Vec<&str> = sources
                         .iter()
                         .filter(|(_, s)| matches!(s, Source::Alertmanager(_)))
@@ -223,7 +225,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     // definition, not again at each item that uses it.
     let probe_names: std::collections::BTreeSet<String> = probe_entries.iter().map(|(k, _)| k.clone()).collect();
     for (name, v) in probe_entries {
-        if let Some(def) = probe_def(&mut cx, &templates, &name, v) {
+        if let Some(def) = super::entries::probe_def(&mut cx, &templates, &name, v) {
             probes.insert(name, def);
         }
     }
@@ -246,7 +248,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
             cx.at_key(&path, format!("item '{id}' is bound twice"), Some("merge the two entries".into()));
             continue;
         }
-        if let Some(b) = binding(&mut cx, &path, &id, &v, &probe_names, &notify) {
+        if let Some(b) = super::entries::binding(&mut cx, &path, &id, &v, &probe_names, &notify) {
             items.insert(id, b);
         }
     }
@@ -281,248 +283,4 @@ fn obj_entries(cx: &mut Ctx, root: &Map<String, Value>, key: &str) -> Vec<(Strin
             vec![]
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Meta {
-    every: Option<Dur>,
-    cron: Option<String>,
-    initial_delay: Option<Dur>,
-    jitter: Option<Dur>,
-    description: Option<String>,
-}
-
-fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Value) -> Option<ProbeDef> {
-    let path = p(&["probes", name]);
-    let Value::Object(mut body) = v else {
-        cx.at_value(
-            &path,
-            format!("probe '{name}' must be a mapping"),
-            Some(format!("write e.g. http: {{ url: ... }} and every: 30s; kinds: {}", KINDS.join(", "))),
-        );
-        return None;
-    };
-    let mut template = None;
-    if let Some(u) = body.remove("use") {
-        let with = match body.remove("with") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(w)) => w,
-            Some(_) => {
-                cx.at_value(
-                    &[path.clone(), p(&["with"])].concat(),
-                    "with: must be a mapping of parameters".into(),
-                    None,
-                );
-                return None;
-            }
-        };
-        let Value::String(tname) = u else {
-            cx.at_value(&[path.clone(), p(&["use"])].concat(), "use: must name a template".into(), None);
-            return None;
-        };
-        match templates.expand(&tname, &with) {
-            Ok(mut expanded) => {
-                for (k, v) in body {
-                    expanded.insert(k, v);
-                }
-                body = expanded;
-                template = Some(tname);
-            }
-            Err(e) => {
-                let at = match &e {
-                    TemplateError::MissingParam { .. } | TemplateError::UnknownParam { .. } if with.is_empty() => "use",
-                    TemplateError::MissingParam { .. } | TemplateError::UnknownParam { .. } => "with",
-                    _ => "use",
-                };
-                let sub = if let TemplateError::UnknownParam { param, .. } = &e {
-                    vec![at.to_string(), param.clone()]
-                } else {
-                    vec![at.to_string()]
-                };
-                cx.at_key(&[path.clone(), sub].concat(), format!("probe '{name}': {e}"), None);
-                return None;
-            }
-        }
-    } else if body.contains_key("with") {
-        cx.at_key(&[path.clone(), p(&["with"])].concat(), "with: only goes with use: TEMPLATE".into(), None);
-        return None;
-    }
-    let mut kinds: Vec<(String, Value)> = vec![];
-    let mut meta = Map::new();
-    let allowed: Vec<&str> = PROBE_META.iter().chain(KINDS.iter()).copied().collect();
-    let mut ok = true;
-    for (k, v) in body {
-        if KINDS.contains(&k.as_str()) {
-            kinds.push((k, v));
-        } else if PROBE_META.contains(&k.as_str()) {
-            meta.insert(k, v);
-        } else {
-            cx.at_key(
-                &[path.clone(), vec![k.clone()]].concat(),
-                format!("unknown key '{k}' in probe '{name}'"),
-                did_you_mean(&k, allowed.clone()),
-            );
-            ok = false;
-        }
-    }
-    let (kind_name, kind_body) = match kinds.len() {
-        1 => kinds.remove(0),
-        0 => {
-            cx.at_key(&path, format!("probe '{name}' has no kind"), Some(format!("add one of: {}", KINDS.join(", "))));
-            return None;
-        }
-        _ => {
-            cx.at_key(
-                &[path.clone(), vec![kinds[1].0.clone()]].concat(),
-                format!("probe '{name}' has more than one kind"),
-                Some("split it into two probes".into()),
-            );
-            return None;
-        }
-    };
-    let wrapped = Value::Object(Map::from_iter([(kind_name.clone(), kind_body)]));
-    let kind: Option<ProbeKind> = cx.de(&wrapped, &path);
-    let meta: Option<Meta> = cx.de(&Value::Object(meta), &path);
-    let (kind, meta) = (kind?, meta?);
-    if let Err(msg) = kind.validate() {
-        cx.at_value(&[path.clone(), vec![kind_name]].concat(), format!("probe '{name}': {msg}"), None);
-        ok = false;
-    }
-    let schedule = match (meta.every, meta.cron) {
-        (Some(_), Some(_)) => {
-            cx.at_key(
-                &[path.clone(), p(&["cron"])].concat(),
-                format!("probe '{name}' has both every: and cron:"),
-                Some("keep one".into()),
-            );
-            return None;
-        }
-        (Some(Dur(d)), None) if d.is_zero() => {
-            cx.at_value(&[path.clone(), p(&["every"])].concat(), "every: must be longer than 0s".into(), None);
-            return None;
-        }
-        (Some(Dur(d)), None) => Schedule::Every(d),
-        (None, Some(c)) => match Schedule::cron(&c) {
-            Ok(s) => s,
-            Err(msg) => {
-                cx.at_value(&[path.clone(), p(&["cron"])].concat(), msg, None);
-                return None;
-            }
-        },
-        (None, None) => Schedule::Every(DEFAULT_EVERY),
-    };
-    let jitter = meta.jitter.map(|d| d.0).unwrap_or_else(|| default_jitter(schedule.nominal(chrono::Utc::now())));
-    ok.then(|| ProbeDef {
-        name: name.to_string(),
-        kind,
-        schedule,
-        initial_delay: meta.initial_delay.map(|d| d.0).unwrap_or_default(),
-        jitter,
-        description: meta.description,
-        template,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBinding {
-    #[serde(default)]
-    probes: Vec<String>,
-    #[serde(default)]
-    pass: Option<RawPass>,
-    #[serde(default)]
-    fail: Option<FailRule>,
-    #[serde(default)]
-    notify: Vec<String>,
-    #[serde(default)]
-    on: Option<EventKind>,
-    #[serde(default)]
-    phase: Option<Phase>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPass {
-    consecutive: Option<u32>,
-    sustained: Option<Dur>,
-    window: Option<bool>,
-}
-
-fn binding(
-    cx: &mut Ctx,
-    path: &[String],
-    id: &str,
-    v: &Value,
-    probes: &std::collections::BTreeSet<String>,
-    notify: &BTreeMap<String, Notifier>,
-) -> Option<Binding> {
-    let raw: RawBinding = cx.de(v, path)?;
-    let sub = |k: &str| [path.to_vec(), vec![k.to_string()]].concat();
-    let mut ok = true;
-    for (i, name) in raw.probes.iter().enumerate() {
-        if !probes.contains(name) {
-            let at = [sub("probes"), vec![i.to_string()]].concat();
-            cx.at_value(
-                &at,
-                format!("item '{id}' uses unknown probe '{name}'"),
-                did_you_mean(name, probes.iter().map(String::as_str)),
-            );
-            ok = false;
-        }
-    }
-    for (i, name) in raw.notify.iter().enumerate() {
-        if !notify.contains_key(name) {
-            let at = [sub("notify"), vec![i.to_string()]].concat();
-            cx.at_value(
-                &at,
-                format!("item '{id}' notifies unknown receiver '{name}'"),
-                did_you_mean(name, notify.keys().map(String::as_str)),
-            );
-            ok = false;
-        }
-    }
-    match (raw.probes.is_empty(), raw.on) {
-        (true, None) => {
-            cx.at_key(path, format!("item '{id}' binds nothing"), Some("add probes: [NAME] or on: EVENT".into()));
-            ok = false;
-        }
-        (false, Some(_)) => {
-            cx.at_key(
-                &sub("on"),
-                format!("item '{id}' has both probes: and on:"),
-                Some("an item is either checked by probes or ticked by an event".into()),
-            );
-            ok = false;
-        }
-        _ => {}
-    }
-    let pass = match raw.pass {
-        None => PassRule::Consecutive(1),
-        Some(RawPass { consecutive: Some(n), sustained: None, window: None }) if n > 0 => PassRule::Consecutive(n),
-        Some(RawPass { consecutive: None, sustained: Some(d), window: None }) => PassRule::Sustained(d.0),
-        Some(RawPass { consecutive: None, sustained: None, window: Some(true) }) => PassRule::Window,
-        Some(_) => {
-            cx.at_value(
-                &sub("pass"),
-                format!("item '{id}': pass must be one of consecutive: N (N ≥ 1), sustained: DURATION or window: true"),
-                None,
-            );
-            return None;
-        }
-    };
-    let fail = raw.fail.unwrap_or_default();
-    if fail.consecutive == 0 {
-        cx.at_value(&sub("fail"), "fail.consecutive must be at least 1".into(), None);
-        ok = false;
-    }
-    ok.then(|| Binding {
-        item: id.to_string(),
-        probes: raw.probes,
-        pass,
-        fail,
-        notify: raw.notify,
-        on: raw.on,
-        phase: raw.phase.unwrap_or_default(),
-    })
 }

@@ -4,6 +4,7 @@
 //! `probes/`, resolves item references against the checklist and reports *every* problem with
 //! `file:line:col`. Everything after loading works on the typed [`Config`].
 
+mod entries;
 mod env;
 pub mod error;
 mod load;

@@ -74,8 +74,10 @@ impl Templates {
             if let Ok(rd) = std::fs::read_dir(d) {
                 for e in rd.flatten() {
                     let p = e.path();
-                    if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                        if let Some(s) = p.file_stem().and_then(|s| s.to_str()) {
+                    if p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+                        && let Some(s) = p.file_stem().and_then(|s| s.to_str())
+                    {
+                        {
                             names.push(s.to_string());
                         }
                     }

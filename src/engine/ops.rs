@@ -198,10 +198,10 @@ impl Engine {
                 "a planned release has no deployed_at yet; deploy it with POST .../deploy",
             ));
         }
-        if let Some(d) = req.deployed_at {
-            if d > now + chrono::Duration::minutes(5) {
-                return Err(invalid("deployed_at", "is in the future"));
-            }
+        if let Some(d) = req.deployed_at
+            && d > now + chrono::Duration::minutes(5)
+        {
+            return Err(invalid("deployed_at", "is in the future"));
         }
         let window = merge_window(cfg.window, req.window.as_ref())?;
         let base = format!("{}-{}", slug(&req.service), slug(&req.version));

@@ -76,10 +76,10 @@ pub(crate) fn record_change(
     at: DateTime<Utc>,
     fx: &mut Effects,
 ) {
-    if let Some(rec) = rel.items.get_mut(item) {
-        if evidence.is_some() {
-            rec.evidence = evidence;
-        }
+    if let Some(rec) = rel.items.get_mut(item)
+        && evidence.is_some()
+    {
+        rec.evidence = evidence;
     }
     fx.items.insert(item.to_string());
     fx.history.push(HistoryRecord {
@@ -128,16 +128,18 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
     if rel.release.state == ReleaseState::Deployed {
         // `sustained` rules complete with time, not only with results.
         for (id, b) in &cfg.items {
-            if let Some(item) = rel.items.get_mut(id) {
-                if let Some(c) = rules::evaluate_item(b, item, now) {
-                    record_change(rel, id, None, c, None, now, fx);
-                }
+            if let Some(item) = rel.items.get_mut(id)
+                && let Some(c) = rules::evaluate_item(b, item, now)
+            {
+                record_change(rel, id, None, c, None, now, fx);
             }
         }
         if rules::window_closed(&rel.release, now) {
             for (id, b) in &cfg.items {
-                if let Some(item) = rel.items.get_mut(id) {
-                    if let Some(c) = rules::close_window(b, item, now) {
+                if let Some(item) = rel.items.get_mut(id)
+                    && let Some(c) = rules::close_window(b, item, now)
+                {
+                    {
                         let ev = ItemEvidence {
                             probe: None,
                             status: None,

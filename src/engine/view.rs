@@ -142,7 +142,7 @@ impl Engine {
         let now = self.0.clock.now();
         let state = self.0.state();
         let mut v: Vec<ReleaseView> = state.values().map(|r| view(&cfg, r, now, false)).collect();
-        v.sort_by(|a, b| b.release.created_at.cmp(&a.release.created_at));
+        v.sort_by_key(|r| std::cmp::Reverse(r.release.created_at));
         v
     }
 

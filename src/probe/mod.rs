@@ -148,7 +148,7 @@ impl ProbeKind {
     pub async fn run(&self, ctx: &RunContext, rt: &Runtime) -> Outcome {
         match self {
             ProbeKind::Http(p) => p.run(ctx, rt).await,
-            ProbeKind::Command(p) => p.run(ctx).await,
+            ProbeKind::Command(p) => p.run_redacted(ctx, &rt.redactor).await,
         }
     }
 

@@ -71,19 +71,14 @@ async fn version(State(a): State<Arc<Mutex<Answers>>>) -> axum::Json<Value> {
 impl FakeTarget {
     /// Healthy (`200 ok`) and serving version `1.4.2`.
     pub fn start() -> Self {
-        let answers = Arc::new(Mutex::new(Answers {
-            health_status: 200,
-            health_body: "ok".into(),
-            version: "1.4.2".into(),
-        }));
+        let answers =
+            Arc::new(Mutex::new(Answers { health_status: 200, health_body: "ok".into(), version: "1.4.2".into() }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake target");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = Router::new()
-            .route("/healthz", get(healthz))
-            .route("/version", get(version))
-            .with_state(answers.clone());
+        let app =
+            Router::new().route("/healthz", get(healthz)).route("/version", get(version)).with_state(answers.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
@@ -250,7 +245,8 @@ impl Daemon {
 
     /// GET `path`: status and body text.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let resp = self.client.get(format!("{}{path}", self.url)).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let resp =
+            self.client.get(format!("{}{path}", self.url)).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = resp.status().as_u16();
         (status, resp.text().await.unwrap())
     }
@@ -318,7 +314,11 @@ impl Daemon {
         let what = format!("release {id} to be {state}");
         wait_for(&what, timeout, || async move {
             let rel = self.release(id).await;
-            if rel["state"] == state { Ok(rel) } else { Err(format!("state {} window {}", rel["state"], rel["window"])) }
+            if rel["state"] == state {
+                Ok(rel)
+            } else {
+                Err(format!("state {} window {}", rel["state"], rel["window"]))
+            }
         })
         .await
     }
@@ -393,7 +393,8 @@ pub fn ts(v: &Value) -> DateTime<Utc> {
 /// Assert an API error: the status and a JSON `{"error": "..."}` containing `needle`.
 pub fn assert_error(got: &(u16, Value), status: u16, needle: &str, what: &str) {
     assert_eq!(got.0, status, "{what}: expected {status}, got {} {}", got.0, got.1);
-    let msg = got.1["error"].as_str().unwrap_or_else(|| panic!("{what}: error body is not {{\"error\": ...}}: {}", got.1));
+    let msg =
+        got.1["error"].as_str().unwrap_or_else(|| panic!("{what}: error body is not {{\"error\": ...}}: {}", got.1));
     assert!(msg.contains(needle), "{what}: error {msg:?} should mention {needle:?}");
 }
 
