@@ -190,7 +190,12 @@ async fn client_commands_drive_a_live_daemon() {
     assert!(items.iter().any(|i| i["id"] == SMOKE), "{v}");
     let all = shipwatch(dir, &["status", "--json", "--server", &url], &[]);
     assert_eq!(all.code, Some(0), "{all}");
-    assert!(all.stdout.contains(&id), "{all}");
+    let list: Value =
+        serde_json::from_str(&all.stdout).unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {all}"));
+    assert!(list.as_array().is_some_and(|l| l.iter().any(|r| r["id"] == id.as_str())), "lists {id}: {list}");
+    let human = shipwatch(dir, &["status", &id, "--server", &url], &[]);
+    assert_eq!(human.code, Some(0), "{human}");
+    assert!(human.stdout.contains(&id) && human.stdout.contains("deployed"), "{human}");
 
     let note = "checked from the cli";
     let tick = shipwatch(dir, &["tick", &id, ROLLBACK_DOC, "--by", "dave", "--note", note, "--server", &url], &env);
@@ -204,7 +209,7 @@ async fn client_commands_drive_a_live_daemon() {
     let out = bad.both();
     assert!(out.contains("no item 'run-smoke-tests'"), "the server's message is shown: {bad}");
     assert!(out.contains("did you mean 'run-smoke-tests-in-staging-environment'"), "{bad}");
-    for run in [&denied, &started, &status, &all, &tick, &bad] {
+    for run in [&denied, &started, &status, &all, &human, &tick, &bad] {
         assert!(!run.both().contains(TOKEN), "the token leaked into CLI output: {run}");
     }
 }
