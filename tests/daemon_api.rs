@@ -135,7 +135,7 @@ async fn regression_is_kept_in_history_and_extends_the_watch_to_max() {
 }
 
 #[tokio::test]
-async fn failing_target_and_version_mismatch_never_tick() {
+async fn failing_target_and_version_mismatch_do_not_tick() {
     let target = FakeTarget::start();
     target.set_health(500, "boom");
     let fx = Fixture::new(DAEMON_YAML, target.port);
@@ -164,14 +164,23 @@ async fn failing_target_and_version_mismatch_never_tick() {
     let at: Vec<_> = results.iter().map(|r| ts(&r["at"])).collect();
     assert!(at.windows(2).all(|w| w[0] >= w[1]), "results newest first: {at:?}");
 
+    target.set_version("9.9");
+    let fixed = d.wait_item(&id, VERSION, "complete", SOON).await;
+    assert_eq!(fixed["evidence"]["status"], "pass", "failing → complete once the version matches: {fixed}");
+
     let (_, md) = d.get(&format!("/api/v1/releases/{id}/checklist.md")).await;
     assert!(md_line(&md, SMOKE_TEXT).starts_with("- [ ] "), "{}", md_line(&md, SMOKE_TEXT));
-    assert!(md_line(&md, VERSION_TEXT).starts_with("- [ ] "), "{}", md_line(&md, VERSION_TEXT));
+    assert!(md_line(&md, VERSION_TEXT).starts_with("- [x] "), "{}", md_line(&md, VERSION_TEXT));
 
     let (last_deployed, rel) = d.watch_verdict(&id, SOON).await;
     assert_eq!(rel["state"], "failed", "items not complete at max: {rel}");
     assert!(last_deployed >= 5.0, "failed only at max (6s); still deployed until {last_deployed}s");
-    assert_eq!(rel["counts"]["failing"], 2, "counts: {}", rel["counts"]);
+    assert_eq!(
+        (&rel["counts"]["failing"], &rel["counts"]["complete"]),
+        (&json!(1), &json!(1)),
+        "counts: {}",
+        rel["counts"]
+    );
 }
 
 #[tokio::test]

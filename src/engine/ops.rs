@@ -277,8 +277,8 @@ impl Engine {
         if by.trim().is_empty() {
             return Err(invalid("by", "say who ticks the item"));
         }
-        self.person(id, item, ItemState::Complete, by, note, |cfg, rec| {
-            if cfg.items.contains_key(item) && rec.state != ItemState::Complete {
+        self.person(id, item, ItemState::Complete, by, note, |cfg, _rec| {
+            if cfg.items.contains_key(item) {
                 return Err(EngineError::Conflict(format!(
                     "item '{item}' is automated: shipwatch ticks it when its evidence holds; use waive to override it"
                 )));

@@ -83,10 +83,7 @@ impl FakeTarget {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let stop = async move {
-                    let _ = rx.await;
-                };
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+                let _ = axum::serve(listener, app).with_graceful_shutdown(async move { drop(rx.await) }).await;
             });
         });
         FakeTarget { port, answers, stop: Some(tx) }
@@ -202,10 +199,6 @@ impl Daemon {
         assert_ne!(port, 0, "daemon reported a bad address: {url}");
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
         Daemon { child, url, client, token: None, stderr, extra_stdout }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Lines printed on stdout after the `listening on` line (there should be none).
