@@ -149,3 +149,6 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
