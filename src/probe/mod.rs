@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod http;
+pub mod http_expect;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
