@@ -226,3 +226,6 @@ mod humantime_serde_compat {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! Loader tests: the shipped configs load; every error names file:line:col and a fix.
+
+use std::path::Path;
+
+use super::*;
+
+const CHECKLIST: &str = "# Staging\n- [ ] Run smoke tests in staging environment\n# Prod\n- [ ] Confirm new version is running in production\n- [ ] Ask the PM\n";
+
+fn load_str(yaml: &str) -> Result<Loaded, ConfigErrors> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("checklist.md"), CHECKLIST).unwrap();
+    std::fs::create_dir(dir.path().join("probes")).unwrap();
+    std::fs::write(
+        dir.path().join("probes/smoke.yaml"),
+        "params:\n  url: { required: true }\nprobe:\n  http: { url: \"{{ url }}\" }\n",
+    )
+    .unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let env = |k: &str| (k == "TOKEN").then(|| "tok-12345".to_string());
+    load_with_env(&path, &env)
+}
+
+const HEAD: &str = "checklist: checklist.md\n";
+
+#[test]
+fn errors_name_position_and_fix() {
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "items:\n  run-smoke-tests: { probes: [p] }\nprobes:\n  p: { http: { url: \"http://x\" } }\n",
+            vec![
+                "c.yaml:3:3: unknown item 'run-smoke-tests'",
+                "did you mean 'run-smoke-tests-in-staging-environment'?",
+            ],
+        ),
+        (
+            "probes:\n  p:\n    http: { url: \"http://x\" }\n    every: 5x\n",
+            vec!["c.yaml:5:12:", "invalid duration \"5x\""],
+        ),
+        (
+            "probes:\n  p: { htp: { url: x } }\n",
+            vec!["c.yaml:3:8: unknown key 'htp' in probe 'p'; did you mean 'http'?"],
+        ),
+        ("windw: {}\n", vec!["c.yaml:2:1: unknown top-level key 'windw'; did you mean 'window'?"]),
+        ("server: { api_token: \"${NOPE}\" }\n", vec!["c.yaml:2:22:", "NOPE is not set"]),
+        ("window: { min: 2h, max: 1h }\n", vec!["window.min is longer than window.max"]),
+        ("probes:\n  p: { use: smoke }\n", vec!["template 'smoke' needs parameter 'url'"]),
+        ("probes:\n  p: { use: smoke, with: { ur: x } }\n", vec!["has no parameter 'ur'; did you mean 'url'?"]),
+        ("probes:\n  p: { http: { url: \"http://x\" }, cron: \"* * *\" }\n", vec!["has 3 fields"]),
+        ("items:\n  ask-the-pm: {}\n", vec!["item 'ask-the-pm' binds nothing"]),
+        ("items:\n  ask-the-pm: { on: item.regresed }\n", vec!["did you mean 'item.regressed'?"]),
+        ("items:\n  ask-the-pm: { probes: [nope] }\n", vec!["uses unknown probe 'nope'"]),
+        ("checklist: missing.md\n", vec!["cannot read checklist"]),
+        ("probes: [1, 2]\n", vec!["probes must be a mapping"]),
+        (
+            "probes:\n  p: { http: { url: \"http://x\", expect: { status: [\"2x\"] } } }\n",
+            vec!["invalid status \"2x\""],
+        ),
+    ];
+    for (yaml, wants) in cases {
+        let text = if yaml.starts_with("checklist:") { yaml.to_string() } else { format!("{HEAD}{yaml}") };
+        let err = load_str(&text).expect_err(yaml).to_string();
+        for w in wants {
+            assert!(err.contains(w), "config:\n{text}\nwant {w:?} in:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn reports_every_error_not_just_the_first() {
+    let yaml = format!(
+        "{HEAD}probes:\n  a: {{ http: {{ url: x }}, every: 5x }}\nitems:\n  ask-the-pm: {{ probes: [b] }}\nbogus: 1\n"
+    );
+    let errs = load_str(&yaml).unwrap_err();
+    assert_eq!(errs.0.len(), 3, "{errs}");
+}
+
+#[test]
+fn good_config_resolves_by_id_and_text_and_registers_secrets() {
+    let yaml = format!(
+        "{HEAD}server: {{ api_token: \"${{TOKEN}}\" }}\nprobes:\n  s: {{ use: smoke, with: {{ url: \"http://h/{{{{ release.version }}}}\" }}, every: 10s }}\nitems:\n  \"Confirm new version is running in production\": {{ probes: [s], pass: {{ sustained: 1m }} }}\n"
+    );
+    let c = load_str(&yaml).unwrap().config;
+    let b = &c.items["confirm-new-version-is-running-in-production"];
+    assert_eq!(b.pass, PassRule::Sustained(std::time::Duration::from_secs(60)));
+    assert_eq!(c.server.api_token.as_deref(), Some("tok-12345"));
+    assert_eq!(c.redactor.redact("Bearer tok-12345"), "Bearer <redacted>");
+    assert_eq!(c.probes["s"].template.as_deref(), Some("smoke"));
+    assert_eq!(c.automated(), 1);
+}
+
+#[test]
+fn shipped_configs_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prod = load_with_env(&root.join("config/shipwatch.yaml"), &|_| None).unwrap().config;
+    assert!(prod.automated() >= 10, "production example binds {} items", prod.automated());
+    let demo_env = |k: &str| match k {
+        "SHIPWATCH_DEMO_TARGET" => Some("http://127.0.0.1:1".to_string()),
+        "SHIPWATCH_DEMO_DATA" => Some("/tmp/x".to_string()),
+        _ => None,
+    };
+    let demo = load_with_env(&root.join("config/demo.yaml"), &demo_env).unwrap().config;
+    assert_eq!(demo.window.min.0, std::time::Duration::from_secs(20));
+}
