@@ -230,6 +230,33 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
         }
     }
 
+    // Sources build (auth, TLS files) and every probe's source exists with the right kind.
+    for (name, src) in &sources {
+        if let Err(msg) = crate::probe::source::SourceClient::build(name, src, &dir) {
+            cx.at_key(&p(&["sources", name]), msg, None);
+        }
+    }
+    for (name, def) in &probes {
+        if let Some((source, kinds)) = def.kind.source() {
+            let ok = sources.get(source).is_some_and(|s| kinds.contains(&s.kind()));
+            if !ok {
+                let fitting: Vec<&str> =
+                    sources.iter().filter(|(_, s)| kinds.contains(&s.kind())).map(|(k, _)| k.as_str()).collect();
+                let why = match sources.get(source) {
+                    Some(s) => {
+                        format!("is a {} source; {} probes need {}", s.kind(), def.kind.name(), kinds.join(" or "))
+                    }
+                    None => "is not defined under sources:".to_string(),
+                };
+                cx.at_value(
+                    &p(&["probes", name, def.kind.name(), "source"]),
+                    format!("probe '{name}' uses source '{source}', which {why}"),
+                    did_you_mean(source, fitting),
+                );
+            }
+        }
+    }
+
     let mut items: BTreeMap<String, Binding> = BTreeMap::new();
     for (reference, v) in obj_entries(&mut cx, &root, "items") {
         let path = p(&["items", &reference]);

@@ -126,8 +126,48 @@ pub enum Source {
 #[serde(deny_unknown_fields)]
 pub struct SourceEndpoint {
     pub url: String,
+    /// Per-request timeout (default 10s).
     #[serde(default)]
     pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// Sent as `Authorization: Bearer ...`; write it as `${VAR}` so it stays out of the file.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file with extra CA certificates (relative to the config file).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (testing only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+impl Source {
+    pub fn endpoint(&self) -> &SourceEndpoint {
+        match self {
+            Source::Prometheus(e) | Source::Alertmanager(e) => e,
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Prometheus(_) => "prometheus",
+            Source::Alertmanager(_) => "alertmanager",
+        }
+    }
 }
 
 /// A named receiver of events. Delivery arrives with the notification work; the shapes are

@@ -71,7 +71,10 @@ pub struct Engine(pub(crate) Arc<Inner>);
 impl Engine {
     /// Load state from `store` and start watching every active release.
     pub fn start(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
-        let rt = Runtime::new(config.redactor.clone());
+        let dir = config.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        let sources = crate::probe::source::build_all(&config.sources, &dir)
+            .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
+        let rt = Runtime::with_sources(config.redactor.clone(), sources);
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             config: RwLock::new(config),

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Inner;
 use crate::config::{Phase, ProbeDef};
-use crate::probe::{Evidence, Outcome, ReleaseVars, RunContext};
+use crate::probe::{Evidence, Outcome, ReleaseVars, RunContext, WindowVars};
 use crate::release::{Release, ReleaseState};
 use crate::schedule::{Schedule, random_jitter};
 
@@ -37,6 +37,7 @@ pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
     let deployed = release.state == ReleaseState::Deployed;
     let probes: BTreeSet<&String> =
         cfg.items.values().filter(|b| deployed || b.phase == Phase::PreDeploy).flat_map(|b| b.probes.iter()).collect();
+    let promql = |d: Duration| format!("{}s", d.as_secs().max(1));
     let ctx = RunContext {
         release: ReleaseVars {
             id: release.id.clone(),
@@ -45,6 +46,9 @@ pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
             environment: release.environment.clone(),
             deployed_at: release.deployed_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
         },
+        window: WindowVars { elapsed: String::new(), min: promql(release.window_min), max: promql(release.window_max) },
+        deployed: release.deployed_at,
+        ..Default::default()
     };
     let anchor = release.deployed_at.unwrap_or(release.created_at);
     for name in probes {
@@ -68,7 +72,7 @@ struct ProbeTask {
 }
 
 impl ProbeTask {
-    async fn run(self, token: CancellationToken) {
+    async fn run(mut self, token: CancellationToken) {
         let clock = self.inner.clock;
         let delay = chrono::Duration::from_std(self.def.initial_delay).unwrap_or_default();
         let jitter = chrono::Duration::from_std(random_jitter(self.def.jitter)).unwrap_or_default();
@@ -82,6 +86,7 @@ impl ProbeTask {
                 _ = tokio::time::sleep_until(clock.instant_at(next)) => {}
             }
             let started = clock.now();
+            self.ctx.at(started);
             let limit = self.def.kind.timeout() + Duration::from_secs(1);
             let outcome = tokio::select! {
                 _ = token.cancelled() => return,

@@ -231,7 +231,7 @@ impl HttpProbe {
             }
             Ok(Err(err)) => {
                 ev.latency_ms = Some(ms(start.elapsed()));
-                ev.message = describe_transport_error(err, &host, &addr, timeout);
+                ev.message = describe_transport_error(&err, &host, &addr, timeout);
                 Outcome::error(ev)
             }
             Ok(Ok(resp)) => self.judge(resp, prep.checks, ev, &rt.redactor),
@@ -377,15 +377,14 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Classify a transport error by walking its source chain.
-fn describe_transport_error(err: reqwest::Error, host: &str, addr: &str, timeout: Duration) -> String {
+fn describe_transport_error(err: &reqwest::Error, host: &str, addr: &str, timeout: Duration) -> String {
     use std::io::ErrorKind;
-    let err = err.without_url();
     if err.is_timeout() {
         return format!("timed out after {}", humantime::format_duration(timeout));
     }
     let mut chain: Vec<String> = Vec::new();
     let mut io_kind = None;
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             io_kind = io_kind.or(Some(io.kind()));
@@ -415,6 +414,19 @@ fn describe_transport_error(err: reqwest::Error, host: &str, addr: &str, timeout
     } else {
         chain.join(": ")
     }
+}
+
+/// A one-line reason for a transport error (refused, DNS, TLS, timeout, reset), for other
+/// HTTP-based probes and source clients.
+pub fn transport_reason(err: &reqwest::Error) -> String {
+    let url = err.url();
+    let host = url.and_then(|u| u.host_str()).unwrap_or("?").to_string();
+    let addr =
+        url.map(|u| format!("{host}:{}", u.port_or_known_default().unwrap_or(0))).unwrap_or_else(|| host.clone());
+    if err.is_timeout() {
+        return "timed out".to_string();
+    }
+    describe_transport_error(err, &host, &addr, Duration::ZERO)
 }
 
 /// Pass every string of the outcome through the redactor.

@@ -5,9 +5,15 @@
 //! engine runs them and records what they return. Each kind lives in its own file and is
 //! registered in the closed, serde-tagged [`ProbeKind`] enum.
 
+pub mod alert_rules;
+pub mod alerts;
 pub mod command;
+pub mod condition;
 pub mod http;
 pub mod http_expect;
+pub mod matcher;
+pub mod prometheus;
+pub mod source;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -88,10 +94,44 @@ impl Outcome {
     }
 }
 
-/// Per-release values a probe may template into its target (`{{ release.version }}` ...).
+/// Per-release values a probe may template into its target (`{{ release.version }}`,
+/// `{{ window.elapsed }}`, `{{ deployed_at }}`), plus the times metric probes need.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunContext {
     pub release: ReleaseVars,
+    pub window: WindowVars,
+    /// Unix seconds of the deploy (for PromQL `@ {{ deployed_at }}`); empty before the deploy.
+    pub deployed_at: String,
+    /// The deploy time (baselines, `since: deploy`).
+    #[serde(skip)]
+    pub deployed: Option<chrono::DateTime<chrono::Utc>>,
+    /// When this run started (evaluation time of metric queries).
+    #[serde(skip)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The `window` object seen by templates; durations in PromQL form (`3600s`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WindowVars {
+    pub elapsed: String,
+    pub min: String,
+    pub max: String,
+}
+
+impl RunContext {
+    /// Refresh the time-dependent fields for a run starting at `now`.
+    pub fn at(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        self.now = Some(now);
+        if let Some(d) = self.deployed {
+            self.window.elapsed = format!("{}s", (now - d).num_seconds().max(1));
+            self.deployed_at = d.timestamp().to_string();
+        }
+    }
+
+    /// `now`, or the wall clock when the engine did not set it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now.unwrap_or_else(chrono::Utc::now)
+    }
 }
 
 /// The `release` object seen by templates.
@@ -118,7 +158,7 @@ impl RunContext {
 }
 
 /// Names of the probe kinds, as written in YAML.
-pub const KINDS: &[&str] = &["http", "command"];
+pub const KINDS: &[&str] = &["http", "command", "prometheus", "alerts", "rules"];
 
 /// The closed set of probe kinds. The YAML key names the kind: `http: {...}`, `command: {...}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -126,6 +166,9 @@ pub const KINDS: &[&str] = &["http", "command"];
 pub enum ProbeKind {
     Http(http::HttpProbe),
     Command(command::CommandProbe),
+    Prometheus(prometheus::PromProbe),
+    Alerts(alerts::AlertsProbe),
+    Rules(alert_rules::RulesProbe),
 }
 
 impl ProbeKind {
@@ -134,6 +177,9 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(_) => "http",
             ProbeKind::Command(_) => "command",
+            ProbeKind::Prometheus(_) => "prometheus",
+            ProbeKind::Alerts(_) => "alerts",
+            ProbeKind::Rules(_) => "rules",
         }
     }
 
@@ -142,6 +188,9 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(p) => p.timeout(),
             ProbeKind::Command(p) => p.timeout(),
+            ProbeKind::Prometheus(p) => p.timeout(),
+            ProbeKind::Alerts(p) => p.timeout(),
+            ProbeKind::Rules(p) => p.timeout(),
         }
     }
 
@@ -150,6 +199,9 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(p) => p.run(ctx, rt).await,
             ProbeKind::Command(p) => p.run_redacted(ctx, &rt.redactor).await,
+            ProbeKind::Prometheus(p) => p.run(ctx, rt).await,
+            ProbeKind::Alerts(p) => p.run(ctx, rt).await,
+            ProbeKind::Rules(p) => p.run(ctx, rt).await,
         }
     }
 
@@ -158,15 +210,29 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(p) => p.validate(),
             ProbeKind::Command(p) => p.validate(),
+            ProbeKind::Prometheus(p) => p.validate(),
+            ProbeKind::Alerts(p) => p.validate(),
+            ProbeKind::Rules(p) => p.validate(),
+        }
+    }
+
+    /// The named source this probe reads, if any, with the source kinds it accepts.
+    pub fn source(&self) -> Option<(&str, &'static [&'static str])> {
+        match self {
+            ProbeKind::Prometheus(p) => Some((&p.source, &["prometheus"])),
+            ProbeKind::Alerts(p) => Some((&p.source, &["alertmanager", "prometheus"])),
+            ProbeKind::Rules(p) => Some((&p.source, &["prometheus"])),
+            _ => None,
         }
     }
 }
 
-/// Shared, long-lived resources probes use (HTTP client, redactor).
+/// Shared, long-lived resources probes use (HTTP client, source clients, redactor).
 #[derive(Clone)]
 pub struct Runtime {
     pub http: reqwest::Client,
     pub redactor: crate::redact::Redactor,
+    pub sources: std::sync::Arc<source::Sources>,
 }
 
 impl Runtime {
@@ -176,7 +242,19 @@ impl Runtime {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .expect("reqwest client with static settings");
-        Runtime { http, redactor }
+        Runtime { http, redactor, sources: Default::default() }
+    }
+
+    /// With clients for the config's sources.
+    pub fn with_sources(redactor: crate::redact::Redactor, sources: source::Sources) -> Self {
+        Runtime { sources: std::sync::Arc::new(sources), ..Self::new(redactor) }
+    }
+
+    /// The source called `name`, or an `error` outcome saying it is not configured.
+    pub fn source(&self, name: &str) -> Result<&source::SourceClient, Outcome> {
+        self.sources.get(name).map(|s| s.as_ref()).ok_or_else(|| {
+            Outcome::error(Evidence { message: format!("source '{name}' is not configured"), ..Default::default() })
+        })
     }
 }
 

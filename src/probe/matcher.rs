@@ -1,0 +1,1 @@
+//! PromQL-style label matchers (being written).
