@@ -1,12 +1,13 @@
 //! `shipwatch demo`: a self-contained tour. Starts a sample service on loopback, the daemon
 //! with `config/demo.yaml` (seconds-long windows), starts a release over the real API, breaks
 //! the sample service's checkout for a few seconds to show a regression and its recovery, and
-//! prints items ticking live until the verdict.
+//! prints items ticking live until the verdict. With Prometheus and Alertmanager on PATH it
+//! starts both (see `demo_stack`) and uses `config/demo-metrics.yaml`, which adds metric items.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,15 +20,64 @@ use crate::daemon::Daemon;
 use crate::event::EventKind;
 
 const DEMO_YAML: &str = include_str!("../../config/demo.yaml");
+const DEMO_METRICS_YAML: &str = include_str!("../../config/demo-metrics.yaml");
 const CHECKLIST: &str = include_str!("../../config/release-checklist.md");
-const HTTP_SMOKE: &str = include_str!("../../probes/http-smoke.yaml");
-const VERSION_LIVE: &str = include_str!("../../probes/version-live.yaml");
+/// Templates the demo configs use, for running outside the repository.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("http-smoke", include_str!("../../probes/http-smoke.yaml")),
+    ("version-live", include_str!("../../probes/version-live.yaml")),
+    ("error-ratio", include_str!("../../probes/error-ratio.yaml")),
+    ("latency-p99", include_str!("../../probes/latency-p99.yaml")),
+    ("target-up", include_str!("../../probes/target-up.yaml")),
+    ("no-new-alerts", include_str!("../../probes/no-new-alerts.yaml")),
+    ("alert-rules-loaded", include_str!("../../probes/alert-rules-loaded.yaml")),
+];
 const VERSION: &str = "2.4.0";
 
-/// The sample service: healthy, reports VERSION, and a checkout that breaks on demand.
+/// Synthetic traffic counters of the sample service, exposed on `/metrics`.
+#[derive(Default)]
+struct Traffic {
+    ok: AtomicU64,
+    errors: AtomicU64,
+}
+
+fn exposition(t: &Traffic) -> String {
+    let (ok, err) = (t.ok.load(Ordering::Relaxed), t.errors.load(Ordering::Relaxed));
+    let n = ok + err;
+    // Every request takes ~30 ms: all land in the first bucket.
+    let mut s = String::from("# TYPE http_requests_total counter\n");
+    s.push_str(&format!("http_requests_total{{code=\"200\"}} {ok}\nhttp_requests_total{{code=\"500\"}} {err}\n"));
+    s.push_str("# TYPE http_request_duration_seconds histogram\n");
+    for le in ["0.05", "0.1", "0.25", "0.5", "1", "+Inf"] {
+        s.push_str(&format!("http_request_duration_seconds_bucket{{le=\"{le}\"}} {n}\n"));
+    }
+    s.push_str(&format!(
+        "http_request_duration_seconds_sum {}\nhttp_request_duration_seconds_count {n}\n",
+        n as f64 * 0.03
+    ));
+    s
+}
+
+/// The sample service: healthy, reports VERSION, a checkout that breaks on demand, and
+/// `/metrics` fed by synthetic traffic (20 requests/s; all 5xx while broken).
 async fn sample_service(broken: Arc<AtomicBool>) -> std::io::Result<String> {
+    let traffic = Arc::new(Traffic::default());
+    let (t, b) = (traffic.clone(), broken.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if b.load(Ordering::Relaxed) { &t.errors } else { &t.ok }.fetch_add(2, Ordering::Relaxed);
+        }
+    });
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let t = traffic.clone();
+                async move { exposition(&t) }
+            }),
+        )
         .route("/version", get(|| async { axum::Json(json!({ "version": VERSION })) }))
         .route(
             "/checkout",
@@ -51,19 +101,21 @@ async fn sample_service(broken: Arc<AtomicBool>) -> std::io::Result<String> {
     Ok(url)
 }
 
-/// `config/demo.yaml` from the working directory when present (so it can be edited), else the
+/// The demo config from the working directory when present (so it can be edited), else the
 /// copy built into the binary, written with its checklist and templates to `dir`.
-fn demo_config(dir: &Path) -> std::io::Result<PathBuf> {
-    let local = PathBuf::from("config/demo.yaml");
+fn demo_config(dir: &Path, metrics: bool) -> std::io::Result<PathBuf> {
+    let (name, text) = if metrics { ("demo-metrics.yaml", DEMO_METRICS_YAML) } else { ("demo.yaml", DEMO_YAML) };
+    let local = Path::new("config").join(name);
     if local.is_file() && Path::new("config/release-checklist.md").is_file() && Path::new("probes").is_dir() {
         return Ok(local);
     }
     std::fs::create_dir_all(dir.join("probes"))?;
-    std::fs::write(dir.join("demo.yaml"), DEMO_YAML)?;
+    std::fs::write(dir.join(name), text)?;
     std::fs::write(dir.join("release-checklist.md"), CHECKLIST)?;
-    std::fs::write(dir.join("probes/http-smoke.yaml"), HTTP_SMOKE)?;
-    std::fs::write(dir.join("probes/version-live.yaml"), VERSION_LIVE)?;
-    Ok(dir.join("demo.yaml"))
+    for (t, body) in TEMPLATES {
+        std::fs::write(dir.join("probes").join(format!("{t}.yaml")), body)?;
+    }
+    Ok(dir.join(name))
 }
 
 pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
@@ -72,11 +124,32 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data)?;
     let broken = Arc::new(AtomicBool::new(false));
     let target = sample_service(broken.clone()).await?;
-    let path = demo_config(&data)?;
+    let stack = match super::demo_stack::binaries() {
+        Some(_) => {
+            match super::demo_stack::Stack::start(&data.join("stack"), target.trim_start_matches("http://")).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    println!("note: could not start Prometheus/Alertmanager ({e}); running the HTTP-only demo");
+                    None
+                }
+            }
+        }
+        None => {
+            println!(
+                "note: metric items (error rates, latency, alerts, alerting rules) need Prometheus and Alertmanager:"
+            );
+            println!("      apt-get install prometheus prometheus-alertmanager   (then run the demo again)");
+            None
+        }
+    };
+    let path = demo_config(&data, stack.is_some())?;
     let data_s = data.display().to_string();
+    let (prom, am) = stack.as_ref().map(|s| (s.prometheus.clone(), s.alertmanager.clone())).unwrap_or_default();
     let env = |k: &str| match k {
         "SHIPWATCH_DEMO_TARGET" => Some(target.clone()),
         "SHIPWATCH_DEMO_DATA" => Some(data_s.clone()),
+        "SHIPWATCH_DEMO_PROMETHEUS" => Some(prom.clone()),
+        "SHIPWATCH_DEMO_ALERTMANAGER" => Some(am.clone()),
         _ => std::env::var(k).ok(),
     };
     let cfg = match config::load_with_env(&path, &env) {
@@ -91,7 +164,11 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     let daemon = Daemon::start(cfg.clone(), None).await?;
     let api = format!("http://{}", daemon.addr);
     println!("shipwatch demo");
-    println!("  sample service : {target}  (healthz, version {VERSION}, checkout)");
+    println!("  sample service : {target}  (healthz, version {VERSION}, checkout, metrics)");
+    if let Some(s) = &stack {
+        println!("  prometheus     : {}  (scrapes the sample service every 1s)", s.prometheus);
+        println!("  alertmanager   : {}", s.alertmanager);
+    }
     println!("  shipwatch API  : {api}/api/v1/releases   (try it in another terminal while this runs)");
     println!("  config         : {}  (window min 20s, max 40s)", path.display());
     println!("  automated items: {} of {}", cfg.items.len(), cfg.checklist.items.len());
@@ -177,6 +254,7 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     } else {
         daemon.stop().await;
     }
+    drop(stack);
     let _ = std::fs::remove_dir_all(&data);
     Ok(code)
 }

@@ -3,6 +3,7 @@
 
 mod client;
 mod demo;
+mod demo_stack;
 mod table;
 
 use std::path::PathBuf;
@@ -132,13 +133,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
             }
+            for w in live_warnings(&loaded.config).await {
+                tracing::warn!("{w}");
+            }
             let cfg = Arc::new(loaded.config);
             let daemon = Daemon::start(cfg, listen).await?;
             println!("listening on http://{}", daemon.addr);
             daemon.run_until_signal().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { config } => Ok(check_config(&config)),
+        Command::CheckConfig { config } => Ok(check_config(&config).await),
         Command::Demo { keep } => demo::run(keep).await,
         Command::Release(ReleaseCmd::Start { service, version, environment, planned, server }) => {
             client::release_start(&server.server, &service, &version, environment, planned).await
@@ -152,11 +156,26 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Warnings that need the sources (rate() windows vs scrape interval); empty when none.
+async fn live_warnings(cfg: &config::Config) -> Vec<String> {
+    let dir = cfg.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    match crate::probe::source::build_all(&cfg.sources, &dir) {
+        Ok(sources) => {
+            let rt = crate::probe::Runtime::with_sources(cfg.redactor.clone(), sources);
+            crate::probe::lint::scrape_warnings(cfg, &rt).await
+        }
+        Err(_) => vec![],
+    }
+}
+
 /// `check-config`: print every error, or the coverage line.
-pub fn check_config(path: &std::path::Path) -> ExitCode {
+pub async fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            for w in live_warnings(&loaded.config).await {
                 eprintln!("warning: {w}");
             }
             let c = &loaded.config;

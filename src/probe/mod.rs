@@ -11,6 +11,7 @@ pub mod command;
 pub mod condition;
 pub mod http;
 pub mod http_expect;
+pub mod lint;
 pub mod matcher;
 pub mod prometheus;
 pub mod source;

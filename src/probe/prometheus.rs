@@ -1,8 +1,19 @@
-//! `prometheus` probe (being written).
-use super::condition::Condition;
-use super::{Dur, Evidence, Outcome, RunContext, Runtime};
-use serde::{Deserialize, Serialize};
+//! `prometheus` probe: a PromQL query and a condition on its value, over all/any/none series,
+//! optionally over a range (`for:`) and against the same query's value before the deploy
+//! (`max_increase` / `max_delta`). An empty result follows `no_data`; a source that cannot be
+//! reached or rejects the query is `error`, never `fail`.
+
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prometheus_http_query::response::Data;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::condition::Condition;
+use super::source::SourceClient;
+use super::{Dur, Evidence, Outcome, RunContext, Runtime, Status};
 
 /// How many series must satisfy the condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -64,14 +75,296 @@ pub struct PromProbe {
     pub timeout: Option<Dur>,
 }
 
+/// One series: its labels and the values to judge (one for an instant query, many for `for:`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: BTreeMap<String, String>,
+    pub values: Vec<f64>,
+}
+
+impl Series {
+    /// `{job="api",code="500"}` (or `{}`), the way PromQL prints a series.
+    pub fn name(&self) -> String {
+        let inner: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        format!("{{{}}}", inner.join(","))
+    }
+}
+
+fn series_of(data: Data) -> Vec<Series> {
+    let labels =
+        |m: &std::collections::HashMap<String, String>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    match data {
+        Data::Vector(v) => {
+            v.iter().map(|s| Series { labels: labels(s.metric()), values: vec![s.sample().value()] }).collect()
+        }
+        Data::Matrix(m) => m
+            .iter()
+            .map(|s| Series { labels: labels(s.metric()), values: s.samples().iter().map(|x| x.value()).collect() })
+            .collect(),
+        Data::Scalar(s) => vec![Series { labels: BTreeMap::new(), values: vec![s.value()] }],
+    }
+}
+
+/// Why a query could not be answered: `(source reachable?, reason)`.
+fn query_error(src: &SourceClient, e: prometheus_http_query::Error) -> (bool, String) {
+    match e {
+        prometheus_http_query::Error::Prometheus(p) => {
+            (true, format!("Prometheus rejected the query ({:?}): {}", p.error_type(), p.message()))
+        }
+        prometheus_http_query::Error::Client(c) => match c.inner() {
+            Some(r) if r.is_decode() => (
+                true,
+                format!(
+                    "prometheus source '{}' answered something that is not a Prometheus API response: {c}",
+                    src.name
+                ),
+            ),
+            Some(r) => {
+                (false, format!("prometheus source '{}' unreachable: {}", src.name, super::http::transport_reason(r)))
+            }
+            None => (false, format!("prometheus source '{}': {c}", src.name)),
+        },
+        other => (true, format!("prometheus source '{}': {other}", src.name)),
+    }
+}
+
 impl PromProbe {
     pub fn timeout(&self) -> Duration {
         self.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10))
     }
-    pub async fn run(&self, _ctx: &RunContext, _rt: &Runtime) -> Outcome {
-        Outcome::error(Evidence { message: "not implemented yet".into(), ..Default::default() })
+
+    /// The expectation in words, for evidence.
+    fn expected(&self) -> String {
+        let mut parts = vec![];
+        if let Some(c) = &self.condition {
+            let scope = match self.series {
+                SeriesMode::All => "every series",
+                SeriesMode::Any => "some series",
+                SeriesMode::None => "no series",
+            };
+            parts.push(format!("{scope} {c}"));
+        }
+        if let Some(r) = self.max_increase {
+            parts.push(format!("≤ {r}× baseline"));
+        }
+        if let Some(d) = self.max_delta {
+            parts.push(format!("≤ baseline + {d}"));
+        }
+        let mut s = parts.join(" and ");
+        if let Some(f) = self.for_ {
+            s.push_str(&format!(" for {}", humantime::format_duration(f.0)));
+        }
+        s
     }
+
+    /// When the baseline is evaluated.
+    fn baseline_time(&self, ctx: &RunContext) -> Result<DateTime<Utc>, String> {
+        let b = self.baseline.clone().unwrap_or_default();
+        let at = match b.at.as_deref() {
+            None | Some("deploy") => ctx.deployed.ok_or("no baseline yet: the release is not deployed")?,
+            Some(t) => {
+                DateTime::parse_from_rfc3339(t).map_err(|e| format!("baseline.at {t:?}: {e}"))?.with_timezone(&Utc)
+            }
+        };
+        Ok(at - chrono::Duration::from_std(b.offset.map(|d| d.0).unwrap_or_default()).unwrap_or_default())
+    }
+
+    async fn query(
+        &self,
+        src: &SourceClient,
+        q: &str,
+        at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Series>, (bool, String)> {
+        let client = src.prometheus().map_err(|e| (true, e))?;
+        let res = match (self.for_, at) {
+            (Some(f), None) => {
+                let start = now - chrono::Duration::from_std(f.0).unwrap_or_default();
+                let step = (f.0.as_secs_f64() / 30.0).max(1.0);
+                client.query_range(q, start.timestamp(), now.timestamp(), step).get().await
+            }
+            (_, Some(t)) => client.query(q).at(t.timestamp()).get().await,
+            (None, None) => client.query(q).get().await,
+        };
+        match res {
+            Ok(r) => {
+                src.observe(true, "");
+                Ok(series_of(r.into_inner().0))
+            }
+            Err(e) => {
+                let (reachable, why) = query_error(src, e);
+                src.observe(reachable, &why);
+                Err((reachable, why))
+            }
+        }
+    }
+
+    pub async fn run(&self, ctx: &RunContext, rt: &Runtime) -> Outcome {
+        let started = tokio::time::Instant::now();
+        let src = match rt.source(&self.source) {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let mut ev = Evidence { expected: Some(self.expected()), ..Default::default() };
+        let query = match ctx.render(&self.query) {
+            Ok(q) => q,
+            Err(e) => {
+                ev.message = e;
+                return Outcome::error(ev);
+            }
+        };
+        ev.target = Some(rt.redactor.redact(&query));
+        let now = ctx.now();
+        let current = self.query(src, &query, None, now).await;
+        let baseline = match (self.max_increase.is_some() || self.max_delta.is_some(), &current) {
+            (true, Ok(c)) if !c.is_empty() => Some(match self.baseline_time(ctx) {
+                Ok(t) => self.query(src, &query, Some(t), now).await.map(|b| (t, b)),
+                Err(e) => Err((true, e)),
+            }),
+            _ => None,
+        };
+        ev.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+        let outcome = decide(self, current, baseline, ev);
+        super::http::redact_outcome(outcome, &rt.redactor)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        if self.condition.is_none() && self.max_increase.is_none() && self.max_delta.is_none() {
+            return Err("give a condition (e.g. condition: \"< 0.01\"), max_increase or max_delta".into());
+        }
+        if self.query.trim().is_empty() {
+            return Err("query is empty".into());
+        }
+        if let Some(r) = self.max_increase
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(format!("max_increase must be a positive ratio like 1.5, not {r}"));
+        }
+        if let Some(b) = &self.baseline
+            && let Some(at) = b.at.as_deref()
+            && at != "deploy"
+            && DateTime::parse_from_rfc3339(at).is_err()
+        {
+            return Err(format!("baseline.at {at:?} must be `deploy` or an RFC 3339 time like 2026-01-02T15:04:05Z"));
+        }
+        if self.for_.is_some_and(|f| f.0 < Duration::from_secs(1)) {
+            return Err("for: must be at least 1s".into());
+        }
         Ok(())
     }
 }
+
+type QueryResult = Result<Vec<Series>, (bool, String)>;
+
+/// Judge the query results. Pure: every branch is unit-tested.
+pub fn decide(
+    p: &PromProbe,
+    current: QueryResult,
+    baseline: Option<Result<(DateTime<Utc>, Vec<Series>), (bool, String)>>,
+    mut ev: Evidence,
+) -> Outcome {
+    let current = match current {
+        Ok(c) => c,
+        Err((_, why)) => {
+            ev.message = why;
+            return Outcome::error(ev);
+        }
+    };
+    if current.is_empty() {
+        ev.observed = Some("no data".into());
+        ev.message = "the query returned no series".into();
+        return match p.no_data {
+            NoData::Error => {
+                ev.message.push_str(" (no_data: error; set no_data: pass|fail|wait if that is expected)");
+                Outcome::error(ev)
+            }
+            NoData::Pass => Outcome::pass(ev),
+            NoData::Fail => Outcome::fail(ev),
+            NoData::Wait => {
+                ev.message = "no data yet; waiting (no_data: wait)".into();
+                ev.details.insert("no_data".into(), json!("wait"));
+                Outcome::error(ev)
+            }
+        };
+    }
+    let base: Option<(DateTime<Utc>, Vec<Series>)> = match baseline {
+        None => None,
+        Some(Err((_, why))) => {
+            ev.message = format!("cannot read the baseline: {why}");
+            return Outcome::error(ev);
+        }
+        Some(Ok((t, b))) if b.is_empty() => {
+            ev.message = format!(
+                "no baseline data: the query returned nothing at {} (before the deploy)",
+                t.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            return Outcome::error(ev);
+        }
+        Some(Ok(b)) => Some(b),
+    };
+    let mut good = vec![];
+    let mut bad = vec![];
+    let mut values = vec![];
+    for s in &current {
+        let last = s.values.last().copied().unwrap_or(f64::NAN);
+        values.push(format!("{}={}", s.name(), fmt(last)));
+        let mut reasons = vec![];
+        if let Some(c) = &p.condition
+            && let Some(v) = s.values.iter().find(|v| !c.holds(**v))
+        {
+            reasons.push(format!("{} is {} (want {c})", s.name(), fmt(*v)));
+        }
+        if let Some((_, b)) = &base {
+            let bv = b.iter().find(|x| x.labels == s.labels).or(if b.len() == 1 && current.len() == 1 {
+                b.first()
+            } else {
+                None
+            });
+            let Some(bv) = bv.and_then(|x| x.values.last().copied()) else {
+                ev.message = format!("no baseline value for series {}", s.name());
+                return Outcome::error(ev);
+            };
+            ev.details.insert(format!("baseline {}", s.name()), json!(bv));
+            if let Some(r) = p.max_increase
+                && let Some(v) = s.values.iter().find(|v| !(**v <= r * bv))
+            {
+                reasons.push(format!("{} is {} > {r}× baseline {}", s.name(), fmt(*v), fmt(bv)));
+            }
+            if let Some(d) = p.max_delta
+                && let Some(v) = s.values.iter().find(|v| !(**v <= bv + d))
+            {
+                reasons.push(format!("{} is {} > baseline {} + {d}", s.name(), fmt(*v), fmt(bv)));
+            }
+        }
+        if reasons.is_empty() { good.push(s.name()) } else { bad.push(reasons.join("; ")) }
+    }
+    ev.observed = Some(short(&values.join(", "), 300));
+    let status = match p.series {
+        SeriesMode::All if bad.is_empty() => Status::Pass,
+        SeriesMode::Any if !good.is_empty() => Status::Pass,
+        SeriesMode::None if good.is_empty() => Status::Pass,
+        _ => Status::Fail,
+    };
+    ev.message = match (status, p.series) {
+        (Status::Pass, SeriesMode::None) => format!("no series satisfies the condition ({} series)", current.len()),
+        (Status::Pass, _) => {
+            format!("{} of {} series as expected: {}", good.len(), current.len(), short(&values.join(", "), 200))
+        }
+        (_, SeriesMode::None) => short(&format!("series satisfying the condition: {}", good.join(", ")), 300),
+        (_, SeriesMode::Any) => short(&format!("no series as expected: {}", bad.join("; ")), 300),
+        _ => short(&bad.join("; "), 300),
+    };
+    Outcome { status, evidence: ev }
+}
+
+fn fmt(v: f64) -> String {
+    if v.is_nan() { "NaN".into() } else { format!("{}", (v * 1e6).round() / 1e6) }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
+}
+
+#[cfg(test)]
+#[path = "prometheus_tests.rs"]
+mod tests;

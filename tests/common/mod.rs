@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod prom;
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
