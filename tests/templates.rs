@@ -222,8 +222,8 @@ fn alert_rules_loaded_expands() {
 }
 
 #[test]
-fn with_overrides_the_source() {
-    // A second prometheus source, used through `source:`.
+fn the_source_param_picks_the_source() {
+    // Only a `thanos` source: `source: thanos` uses it, the default `prom` is reported missing.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(root().join("config/release-checklist.md"), dir.path().join("release-checklist.md")).unwrap();
     let yaml = format!(
@@ -353,7 +353,7 @@ fn production_config_loads_and_automates_most_of_the_checklist() {
     assert!(automated >= 25, "only {automated} of {total} items automated");
     assert!(automated < total, "items that need a person must stay manual");
     assert!(actions >= 4, "announce / tracker / support / incident response are event actions");
-    // Every template of probes/ is used by the example, except none.
+    // The example shows every template in use.
     for t in TEMPLATES {
         assert!(cfg.probes.values().any(|p| p.template.as_deref() == Some(*t)), "template {t} is unused");
     }

@@ -109,7 +109,12 @@ impl RulesProbe {
             })
             .collect();
         let missing: Vec<&String> = self.names.iter().filter(|n| !rules.iter().any(|r| &r.name == *n)).collect();
-        let unhealthy: Vec<&&AlertRule> = selected.iter().filter(|r| r.health != "ok").collect();
+        // `unknown` means Prometheus has not evaluated the rule yet: nothing measured, so only
+        // `err` (or any other health) is unhealthy.
+        let unhealthy: Vec<&&AlertRule> =
+            selected.iter().filter(|r| r.health != "ok" && r.health != "unknown").collect();
+        let unevaluated: Vec<&str> =
+            selected.iter().filter(|r| r.health == "unknown").map(|r| r.name.as_str()).collect();
 
         let mut expected = format!("at least {min} alerting rules loaded and healthy");
         if !self.names.is_empty() {
@@ -145,6 +150,10 @@ impl RulesProbe {
                 n => format!("only {n} alerting {}", if n == 1 { "rule" } else { "rules" }),
             };
             problems.insert(0, format!("{n}{what} loaded, want at least {min}"));
+        }
+        if problems.is_empty() && !unevaluated.is_empty() {
+            ev.message = cut(&format!("not evaluated by Prometheus yet: {}", unevaluated.join(", ")), MAX_MESSAGE);
+            return Outcome::error(ev);
         }
         if problems.is_empty() {
             let names: Vec<&str> = selected.iter().map(|r| r.name.as_str()).collect();

@@ -53,7 +53,7 @@ fn decide_selects_and_checks_rules() {
             "0 alerting rules loaded and healthy"),
         (json!({"source": "prom", "matchers": ["severity=\"page\""]}), Status::Fail, &["HighErrorRate", "HighLatency", "BrokenQuery"],
             "rule BrokenQuery in group api is err: vector contains metrics with the same labelset"),
-        (json!({"source": "prom", "names": ["NotYet"]}), Status::Fail, &["NotYet"], "rule NotYet in group api is unknown"),
+        (json!({"source": "prom", "names": ["NotYet"]}), Status::Error, &["NotYet"], "not evaluated by Prometheus yet: NotYet"),
         (json!({"source": "prom", "names": ["HighErrorRat"]}), Status::Fail, &[],
             "no alerting rules loaded, want at least 1; alerting rule 'HighErrorRat' is not loaded (did you mean 'HighErrorRate'?)"),
         (json!({"source": "prom", "names": ["HighErrorRate", "highlatency", "Zzz"]}), Status::Fail, &["HighErrorRate"],

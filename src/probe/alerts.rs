@@ -159,7 +159,8 @@ impl AlertsProbe {
         let n = counted.len();
         let head = format!("{n} {} firing{since_words}: ", if n == 1 { "alert" } else { "alerts" });
         let items: Vec<String> = counted.iter().map(|a| describe(a, now)).collect();
-        ev.message = head + &join_limited(&items, MAX_MESSAGE);
+        ev.message = join_limited(&items, MAX_MESSAGE.saturating_sub(head.len()));
+        ev.message.insert_str(0, &head);
         Outcome::fail(ev)
     }
 

@@ -66,11 +66,14 @@ fn sample() -> Vec<ActiveAlert> {
     ]
 }
 
+/// Probe config, deploy time, status, counted alert names, message fragment.
+type Case = (Value, Option<&'static str>, Status, &'static [&'static str], &'static str);
+
 #[test]
 fn decide_filters_by_matchers_time_and_state() {
     let api_page = json!(["service=\"api\"", "severity=~\"page|critical\""]);
     #[rustfmt::skip]
-    let cases: Vec<(Value, Option<&str>, Status, &[&str], &str)> = vec![
+    let cases: Vec<Case> = vec![
         (json!({"source": "am", "matchers": api_page}), Some(DEPLOY), Status::Fail, &["HighErrorRate"],
             "1 alert firing since deploy: HighErrorRate{service=\"api\",severity=\"page\"} since 12:03:04Z"),
         (json!({"source": "am", "matchers": api_page, "since": "any"}), Some(DEPLOY), Status::Fail,

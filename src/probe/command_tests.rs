@@ -11,7 +11,7 @@ fn probe(v: Value) -> CommandProbe {
 }
 
 fn ctx() -> RunContext {
-    RunContext { release: ReleaseVars { version: "1.4.2".into(), ..ReleaseVars::default() } }
+    RunContext { release: ReleaseVars { version: "1.4.2".into(), ..ReleaseVars::default() }, ..Default::default() }
 }
 
 #[tokio::test]

@@ -39,7 +39,10 @@ async fn serve() -> String {
 }
 
 fn ctx() -> RunContext {
-    RunContext { release: ReleaseVars { version: "1.4.2".into(), service: "api".into(), ..ReleaseVars::default() } }
+    RunContext {
+        release: ReleaseVars { version: "1.4.2".into(), service: "api".into(), ..ReleaseVars::default() },
+        ..Default::default()
+    }
 }
 
 fn probe(url: String, extra: Value) -> HttpProbe {

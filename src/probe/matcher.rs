@@ -228,7 +228,7 @@ fn valid_label_name(name: &str) -> bool {
 }
 
 fn last_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or(s).to_string()
+    s.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or(s).to_string()
 }
 
 #[cfg(test)]

@@ -252,6 +252,7 @@ impl Runtime {
     }
 
     /// The source called `name`, or an `error` outcome saying it is not configured.
+    #[allow(clippy::result_large_err)] // the Err is the probe's final answer, returned as is
     pub fn source(&self, name: &str) -> Result<&source::SourceClient, Outcome> {
         self.sources.get(name).map(|s| s.as_ref()).ok_or_else(|| {
             Outcome::error(Evidence { message: format!("source '{name}' is not configured"), ..Default::default() })

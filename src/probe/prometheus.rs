@@ -144,11 +144,11 @@ impl PromProbe {
             };
             parts.push(format!("{scope} {c}"));
         }
-        if let Some(r) = self.max_increase {
-            parts.push(format!("≤ {r}× baseline"));
-        }
-        if let Some(d) = self.max_delta {
-            parts.push(format!("≤ baseline + {d}"));
+        match (self.max_increase, self.max_delta) {
+            (Some(r), Some(d)) => parts.push(format!("≤ {r}× baseline or ≤ baseline + {d}")),
+            (Some(r), None) => parts.push(format!("≤ {r}× baseline")),
+            (None, Some(d)) => parts.push(format!("≤ baseline + {d}")),
+            (None, None) => {}
         }
         let mut s = parts.join(" and ");
         if let Some(f) = self.for_ {
@@ -216,7 +216,8 @@ impl PromProbe {
         ev.target = Some(rt.redactor.redact(&query));
         let now = ctx.now();
         let current = self.query(src, &query, None, now).await;
-        let baseline = match (self.max_increase.is_some() || self.max_delta.is_some(), &current) {
+        let baseline: Option<BaselineResult> = match (self.max_increase.is_some() || self.max_delta.is_some(), &current)
+        {
             (true, Ok(c)) if !c.is_empty() => Some(match self.baseline_time(ctx) {
                 Ok(t) => self.query(src, &query, Some(t), now).await.map(|b| (t, b)),
                 Err(e) => Err((true, e)),
@@ -256,13 +257,11 @@ impl PromProbe {
 
 type QueryResult = Result<Vec<Series>, (bool, String)>;
 
+/// The baseline query's result and when it was evaluated.
+pub type BaselineResult = Result<(DateTime<Utc>, Vec<Series>), (bool, String)>;
+
 /// Judge the query results. Pure: every branch is unit-tested.
-pub fn decide(
-    p: &PromProbe,
-    current: QueryResult,
-    baseline: Option<Result<(DateTime<Utc>, Vec<Series>), (bool, String)>>,
-    mut ev: Evidence,
-) -> Outcome {
+pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResult>, mut ev: Evidence) -> Outcome {
     let current = match current {
         Ok(c) => c,
         Err((_, why)) => {
@@ -325,15 +324,27 @@ pub fn decide(
                 return Outcome::error(ev);
             };
             ev.details.insert(format!("baseline {}", s.name()), json!(bv));
-            if let Some(r) = p.max_increase
-                && let Some(v) = s.values.iter().find(|v| !(**v <= r * bv))
-            {
-                reasons.push(format!("{} is {} > {r}× baseline {}", s.name(), fmt(*v), fmt(bv)));
-            }
-            if let Some(d) = p.max_delta
-                && let Some(v) = s.values.iter().find(|v| !(**v <= bv + d))
-            {
-                reasons.push(format!("{} is {} > baseline {} + {d}", s.name(), fmt(*v), fmt(bv)));
+            // Each sample must stay within the baseline bound(s); with both max_increase and
+            // max_delta set, either one suffices (a ratio for large values, an absolute slack
+            // for values near zero, where any ratio of a zero baseline is zero).
+            let within = |v: f64| {
+                let by_ratio = p.max_increase.map(|r| v <= r * bv);
+                let by_delta = p.max_delta.map(|d| v <= bv + d);
+                match (by_ratio, by_delta) {
+                    (Some(a), Some(b)) => a || b,
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => true,
+                }
+            };
+            if let Some(v) = s.values.iter().find(|v| !within(**v)) {
+                let mut bounds = vec![];
+                if let Some(r) = p.max_increase {
+                    bounds.push(format!("{r}× baseline {}", fmt(bv)));
+                }
+                if let Some(d) = p.max_delta {
+                    bounds.push(format!("baseline {} + {d}", fmt(bv)));
+                }
+                reasons.push(format!("{} is {} > {}", s.name(), fmt(*v), bounds.join(" and ")));
             }
         }
         if reasons.is_empty() { good.push(s.name()) } else { bad.push(reasons.join("; ")) }

@@ -19,7 +19,7 @@ fn t0() -> DateTime<Utc> {
 
 #[test]
 fn decisions() {
-    type Base = Option<Result<(DateTime<Utc>, Vec<Series>), (bool, String)>>;
+    type Base = Option<BaselineResult>;
     let a = |v: f64| s(&[("job", "a")], &[v]);
     let b = |v: f64| s(&[("job", "b")], &[v]);
     let cases: Vec<(&str, &str, QueryResult, Base, Status, &str)> = vec![

@@ -10,12 +10,11 @@
 //! - [`Alertmanager`]: the real server (null receiver, no clustering) with helpers to post
 //!   alerts with chosen start times and to create silences.
 //! - [`sw_fixture`], [`probe`], [`bind`]: a shipwatch config over those sources;
-//!   [`wait_newest`], [`wait_state_in`], [`num`], [`nums_in`]: result helpers.
+//!   [`wait_newest`], [`wait_state_in`], [`at`]: result helpers.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,23 +33,15 @@ pub const ALERTMANAGER: &str = "prometheus-alertmanager";
 pub const RULES: &str = "groups:
   - name: shipwatch-test
     rules:
-      - alert: ShipwatchTestFlag
-        expr: shipwatch_test_flag > 0
-        for: 0s
-        labels: { severity: page, service: api }
-        annotations: { summary: the test raised its flag }
-      - alert: AlwaysOk
-        expr: vector(0) > 1
-        labels: { severity: ticket, service: api }
+      - { alert: ShipwatchTestFlag, expr: shipwatch_test_flag > 0, for: 0s, labels: { severity: page, service: api } }
+      - { alert: AlwaysOk, expr: vector(0) > 1, labels: { severity: ticket, service: api } }
 ";
 
 /// Whether both binaries are on `PATH`. Missing ones panic under `CI=true`, else print a note.
 pub fn require_bins() -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let missing: Vec<&str> = [PROMETHEUS, ALERTMANAGER]
-        .into_iter()
-        .filter(|b| !std::env::split_paths(&path).any(|dir| dir.join(b).is_file()))
-        .collect();
+    let on_path = |b: &&str| std::env::split_paths(&path).any(|dir| dir.join(b).is_file());
+    let missing: Vec<&str> = [PROMETHEUS, ALERTMANAGER].into_iter().filter(|b| !on_path(b)).collect();
     if missing.is_empty() {
         return true;
     }
@@ -72,54 +63,44 @@ fn client() -> reqwest::Client {
 /// Upper bounds of the latency histogram (plus `+Inf`).
 const BUCKETS: [f64; 7] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-/// What the target reports; counters advance with the rates.
+/// What the target reports; counters advance with the rates (index 0: code 200, 1: code 500).
 #[derive(Debug, Default)]
 struct Traffic {
-    ok_rate: f64,
-    err_rate: f64,
+    rates: [f64; 2],
+    totals: [f64; 2],
     latency: f64,
-    flag: f64,
-    ok: f64,
-    err: f64,
     buckets: [f64; 7],
     sum: f64,
     count: f64,
+    flag: f64,
 }
 
 impl Traffic {
     fn advance(&mut self, secs: f64) {
-        let (ok, err) = (self.ok_rate * secs, self.err_rate * secs);
-        self.ok += ok;
-        self.err += err;
-        for (b, le) in self.buckets.iter_mut().zip(BUCKETS) {
-            if self.latency <= le {
-                *b += ok + err;
-            }
-        }
-        self.sum += (ok + err) * self.latency;
-        self.count += ok + err;
+        let n = (self.rates[0] + self.rates[1]) * secs;
+        (0..2).for_each(|i| self.totals[i] += self.rates[i] * secs);
+        let latency = self.latency;
+        self.buckets.iter_mut().zip(BUCKETS).filter(|(_, le)| latency <= *le).for_each(|(b, _)| *b += n);
+        self.sum += n * latency;
+        self.count += n;
     }
 
     fn exposition(&self) -> String {
-        let mut s = String::from("# HELP http_requests_total Requests served.\n# TYPE http_requests_total counter\n");
-        s += &format!(
-            "http_requests_total{{code=\"200\"}} {}\nhttp_requests_total{{code=\"500\"}} {}\n",
-            self.ok, self.err
-        );
-        s += "# HELP http_request_duration_seconds Request latency.\n# TYPE http_request_duration_seconds histogram\n";
-        for (b, le) in self.buckets.iter().zip(BUCKETS) {
-            s += &format!("http_request_duration_seconds_bucket{{le=\"{le}\"}} {b}\n");
+        let mut s = String::from("# TYPE http_requests_total counter\n");
+        for (code, v) in ["200", "500"].iter().zip(self.totals) {
+            s += &format!("http_requests_total{{code=\"{code}\"}} {v}\n");
         }
-        s += &format!("http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", self.count);
+        s += "# TYPE http_request_duration_seconds histogram\n";
+        for (le, v) in
+            BUCKETS.iter().map(f64::to_string).chain(["+Inf".into()]).zip(self.buckets.iter().chain([&self.count]))
+        {
+            s += &format!("http_request_duration_seconds_bucket{{le=\"{le}\"}} {v}\n");
+        }
         s += &format!(
             "http_request_duration_seconds_sum {}\nhttp_request_duration_seconds_count {}\n",
             self.sum, self.count
         );
-        s += &format!(
-            "# HELP shipwatch_test_flag Drives ShipwatchTestFlag.\n# TYPE shipwatch_test_flag gauge\nshipwatch_test_flag {}\n",
-            self.flag
-        );
-        s
+        s + &format!("# TYPE shipwatch_test_flag gauge\nshipwatch_test_flag {}\n", self.flag)
     }
 }
 
@@ -128,7 +109,6 @@ pub struct MetricsTarget {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     traffic: Arc<Mutex<Traffic>>,
-    ticking: Arc<AtomicBool>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -138,44 +118,38 @@ async fn metrics(State(t): State<Arc<Mutex<Traffic>>>) -> ([(&'static str, &'sta
 }
 
 impl MetricsTarget {
-    /// Serving `ok_per_s` 200s and `err_per_s` 500s a second at 20 ms latency, flag 0.
+    /// Serving `ok_per_s` 200s and `err_per_s` 500s a second at 20 ms latency, flag 0. Its own
+    /// thread and runtime serve `/metrics` and advance the counters every 100 ms.
     pub fn start(ok_per_s: f64, err_per_s: f64) -> Self {
-        let traffic = Arc::new(Mutex::new(Traffic {
-            ok_rate: ok_per_s,
-            err_rate: err_per_s,
-            latency: 0.02,
-            ..Default::default()
-        }));
+        let traffic = Traffic { rates: [ok_per_s, err_per_s], latency: 0.02, ..Default::default() };
+        let traffic = Arc::new(Mutex::new(traffic));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind metrics target");
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().route("/metrics", get(metrics)).with_state(traffic.clone());
+        let t = traffic.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
+                tokio::spawn(async move {
+                    let (mut tick, mut last) = (tokio::time::interval(Duration::from_millis(100)), Instant::now());
+                    loop {
+                        let now = tick.tick().await.into_std();
+                        t.lock().unwrap().advance(now.saturating_duration_since(last).as_secs_f64());
+                        last = now;
+                    }
+                });
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let _ = axum::serve(listener, app).with_graceful_shutdown(async move { drop(rx.await) }).await;
             });
         });
-        let ticking = Arc::new(AtomicBool::new(true));
-        let (t, on) = (traffic.clone(), ticking.clone());
-        std::thread::spawn(move || {
-            let mut last = Instant::now();
-            while on.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-                let now = Instant::now();
-                t.lock().unwrap().advance((now - last).as_secs_f64());
-                last = now;
-            }
-        });
-        MetricsTarget { addr, traffic, ticking, stop: Some(tx) }
+        MetricsTarget { addr, traffic, stop: Some(tx) }
     }
 
     /// Requests per second answered 200 and 500 from now on.
     pub fn set_rates(&self, ok_per_s: f64, err_per_s: f64) {
-        let mut t = self.traffic.lock().unwrap();
-        (t.ok_rate, t.err_rate) = (ok_per_s, err_per_s);
+        self.traffic.lock().unwrap().rates = [ok_per_s, err_per_s];
     }
 
     /// Latency (seconds) of every request from now on.
@@ -191,49 +165,41 @@ impl MetricsTarget {
 
 impl Drop for MetricsTarget {
     fn drop(&mut self) {
-        self.ticking.store(false, Ordering::Relaxed);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
     }
 }
 
-/// A server binary run from a temp dir, its output appended to `<dir>/<bin>.log`.
+/// A server binary on a free port, run from a temp dir holding its config files; its output
+/// is appended to `<dir>/<bin>.log` and shown when a test panics.
 struct Server {
     bin: &'static str,
     args: Vec<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    port: u16,
     url: String,
 }
 
 impl Server {
-    fn spawn(&mut self) {
-        let log = self.log_path();
-        let out = OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        let child = Command::new(self.bin)
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
-        self.child = Some(child);
+    /// Write `files` and prepare `flags` (`{dir}` and `{port}` filled in); not started yet.
+    fn new(bin: &'static str, files: &[(&str, &str)], flags: &[&str]) -> Self {
+        let (dir, port) = (tempfile::tempdir().expect("tempdir"), free_port());
+        files.iter().for_each(|(name, text)| std::fs::write(dir.path().join(name), text).unwrap());
+        let fill =
+            |f: &&str| f.replace("{dir}", &dir.path().display().to_string()).replace("{port}", &port.to_string());
+        let args = flags.iter().map(fill).collect();
+        Server { bin, args, dir, child: None, port, url: format!("http://127.0.0.1:{port}") }
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join(format!("{}.log", self.bin))
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// Poll `/-/ready` until 200; panics with the log if the process exits or 30 s pass.
-    async fn wait_ready(&mut self) {
+    /// Spawn, then poll `/-/ready` until 200; panics with the log if it exits or 30 s pass.
+    async fn start(&mut self) {
+        let out = OpenOptions::new().create(true).append(true).open(self.log()).unwrap();
+        let mut cmd = Command::new(self.bin);
+        cmd.args(&self.args).current_dir(self.dir.path()).stdin(Stdio::null());
+        let child = cmd.stdout(out.try_clone().unwrap()).stderr(out).spawn();
+        self.child = Some(child.unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin)));
         let (http, deadline) = (client(), Instant::now() + Duration::from_secs(30));
         loop {
             if let Ok(r) = http.get(format!("{}/-/ready", self.url)).send().await
@@ -249,27 +215,33 @@ impl Server {
         }
     }
 
+    fn log(&self) -> PathBuf {
+        self.dir.path().join(format!("{}.log", self.bin))
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     /// SIGTERM, wait up to 10 s, then SIGKILL.
     fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
-        let pid = libc::pid_t::try_from(child.id()).unwrap();
         // SAFETY: kill(2) on our own child, not reaped yet.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        unsafe { libc::kill(libc::pid_t::try_from(child.id()).unwrap(), libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        if let Some(c) = self.child.as_mut() {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -294,27 +266,24 @@ impl Prometheus {
 
     /// Start with `rules` loaded, sending alerts to `am` if given; returns once the target is up.
     pub async fn start_with(target: &MetricsTarget, rules: &str, am: Option<&Alertmanager>) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let alerting = am
-            .map(|a| format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{}']\n", a.addr))
+            .map(|a| {
+                format!("alerting: {{ alertmanagers: [{{ static_configs: [{{ targets: ['{}'] }}] }}] }}\n", a.addr)
+            })
             .unwrap_or_default();
         let cfg = format!(
             "global: {{ scrape_interval: 1s, evaluation_interval: 1s }}\nrule_files: [rules.yml]\n{alerting}\
-             scrape_configs:\n  - job_name: api\n    static_configs:\n      - targets: ['{}']\n",
+             scrape_configs: [{{ job_name: api, static_configs: [{{ targets: ['{}'] }}] }}]\n",
             target.addr
         );
-        std::fs::write(dir.path().join("prometheus.yml"), cfg).unwrap();
-        std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
-        let p = |s: &str| dir.path().join(s).display().to_string();
-        let args = vec![
-            format!("--config.file={}", p("prometheus.yml")),
-            format!("--storage.tsdb.path={}", p("data")),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--web.enable-lifecycle".to_string(),
+        let flags = [
+            "--config.file={dir}/prometheus.yml",
+            "--storage.tsdb.path={dir}/data",
+            "--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
         ];
-        let url = format!("http://127.0.0.1:{port}");
-        let mut prom = Prometheus { url: url.clone(), server: Server { bin: PROMETHEUS, args, dir, child: None, url } };
+        let server = Server::new(PROMETHEUS, &[("prometheus.yml", &cfg), ("rules.yml", rules)], &flags);
+        let mut prom = Prometheus { url: server.url.clone(), server };
         prom.restart().await;
         prom
     }
@@ -326,8 +295,7 @@ impl Prometheus {
 
     /// Start again on the same port and data dir; returns once the target is up.
     pub async fn restart(&mut self) {
-        self.server.spawn();
-        self.server.wait_ready().await;
+        self.server.start().await;
         self.wait_value(r#"up{job="api"}"#, |v| v == 1.0).await;
     }
 
@@ -363,66 +331,50 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let cfg = "route: { receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h }\n\
                    receivers: [{ name: 'null' }]\n";
-        std::fs::write(dir.path().join("alertmanager.yml"), cfg).unwrap();
-        let p = |s: &str| dir.path().join(s).display().to_string();
-        let args = vec![
-            format!("--config.file={}", p("alertmanager.yml")),
-            format!("--storage.path={}", p("data")),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--cluster.listen-address=".to_string(),
+        let flags = [
+            "--config.file={dir}/alertmanager.yml",
+            "--storage.path={dir}/data",
+            "--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
         ];
-        let (addr, url) = (format!("127.0.0.1:{port}"), format!("http://127.0.0.1:{port}"));
-        let mut server = Server { bin: ALERTMANAGER, args, dir, child: None, url: url.clone() };
-        server.spawn();
-        server.wait_ready().await;
-        Alertmanager { url, addr, server }
+        let mut server = Server::new(ALERTMANAGER, &[("alertmanager.yml", cfg)], &flags);
+        server.start().await;
+        Alertmanager { url: server.url.clone(), addr: format!("127.0.0.1:{}", server.port), server }
     }
 
-    /// POST one alert with `labels`, firing since `starts_at` until an hour from now.
+    /// POST `body` to `path`, asserting success; returns the JSON answer (null if none).
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let resp = client().post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
+        let (status, text) = (resp.status(), resp.text().await.unwrap_or_default());
+        assert!(status.is_success(), "POST {path} {body}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
+    /// Post one alert with `labels`, firing since `starts_at` until an hour from now.
     pub async fn post_alert(&self, labels: &[(&str, &str)], starts_at: DateTime<Utc>) {
         let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-        let body = json!([{
-            "labels": labels,
-            "annotations": { "summary": "posted by a shipwatch test" },
-            "startsAt": starts_at.to_rfc3339(),
-            "endsAt": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
-            "generatorURL": "http://shipwatch-test/alert",
-        }]);
-        let resp = client().post(format!("{}/api/v2/alerts", self.url)).json(&body).send().await.unwrap();
-        let status = resp.status();
-        assert!(status.is_success(), "POST alert {body}: {status} {}", resp.text().await.unwrap_or_default());
+        let ends_at = Utc::now() + chrono::Duration::hours(1);
+        let alert = json!({"labels": labels, "annotations": {"summary": "posted by a shipwatch test"},
+            "startsAt": starts_at.to_rfc3339(), "endsAt": ends_at.to_rfc3339(), "generatorURL": "http://shipwatch-test/"});
+        self.post("/api/v2/alerts", json!([alert])).await;
     }
 
     /// Silence alerts matching every `name=value` for an hour; returns the silence id.
     pub async fn silence(&self, matchers: &[(&str, &str)]) -> String {
         let matchers: Vec<Value> =
             matchers.iter().map(|(n, v)| json!({"name": n, "value": v, "isRegex": false, "isEqual": true})).collect();
-        let now = Utc::now();
-        let body = json!({
-            "matchers": matchers,
-            "startsAt": now.to_rfc3339(),
-            "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
-            "createdBy": "shipwatch-test",
-            "comment": "known issue",
-        });
-        let resp = client().post(format!("{}/api/v2/silences", self.url)).json(&body).send().await.unwrap();
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or_default();
-        assert!(status.is_success(), "POST silence {body}: {status} {v}");
-        v["silenceID"].as_str().unwrap_or_default().to_string()
+        let (now, end) = (Utc::now(), Utc::now() + chrono::Duration::hours(1));
+        let body = json!({"matchers": matchers, "startsAt": now.to_rfc3339(), "endsAt": end.to_rfc3339(),
+            "createdBy": "shipwatch-test", "comment": "known issue"});
+        self.post("/api/v2/silences", body).await["silenceID"].as_str().unwrap_or_default().to_string()
     }
 
-    /// Names of the active, unsilenced alerts Alertmanager holds (for diagnostics and waits).
+    /// Names of the active, unsilenced alerts Alertmanager holds.
     pub async fn active_names(&self) -> Vec<String> {
         let url = format!("{}/api/v2/alerts?active=true&silenced=false&inhibited=false", self.url);
-        let v: Value = match client().get(url).send().await {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(_) => return vec![],
-        };
+        let v: Value = client().get(url).send().await.unwrap().json().await.unwrap_or_default();
         let alerts = v.as_array().cloned().unwrap_or_default();
         alerts.iter().filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_string)).collect()
     }
@@ -442,9 +394,7 @@ pub fn sw_fixture(prom: Option<&str>, am: Option<&str>, probes: &[String], items
         yaml += &format!("  am: {{ alertmanager: {{ url: \"{u}\" }} }}\n");
     }
     yaml += &format!("probes:\n{}items:\n{}", probes.concat(), items.concat());
-    let fx = Fixture::new(&yaml, 0);
-    std::fs::write(fx.path().join("config-as-written.yaml"), &yaml).unwrap();
-    fx
+    Fixture::new(&yaml, 0)
 }
 
 /// A `probes:` entry: `kind` is one YAML flow mapping line such as `rules: { source: prom }`;
@@ -485,23 +435,6 @@ pub async fn wait_state_in(d: &Daemon, id: &str, item_id: &str, states: &[&str],
         if states.iter().any(|s| it["state"] == *s) { Ok(it) } else { Err(it.to_string()) }
     })
     .await
-}
-
-/// A JSON number, or the first number inside a string (`"0.34"`, `"0.34 > 0.05"`).
-pub fn num(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str().and_then(|s| nums_in(s).first().copied()))
-}
-
-/// Every number written in `text` (`0.02`, `1.5e-3`), in order.
-pub fn nums_in(text: &str) -> Vec<f64> {
-    text.split(|c: char| !(c.is_ascii_digit() || ".eE+-".contains(c)))
-        .filter_map(|t| {
-            t.trim_start_matches(|c: char| !c.is_ascii_digit() && c != '.')
-                .trim_end_matches(['.', 'e', 'E', '+', '-'])
-                .parse()
-                .ok()
-        })
-        .collect()
 }
 
 /// Result timestamp.
