@@ -310,9 +310,9 @@ async fn rules_probe_checks_alerting_rules_are_loaded() {
     assert!(loaded.iter().take(3).all(|r| r["status"] == "pass"), "loaded rules keep passing: {loaded:?}");
 }
 
-/// A JSON number, or the first number inside a string (`"0.34"`, `"0.34 > 0.05"`).
+/// A JSON number, or the last number inside a string (`"0.34"`, `"{}=0.34"`).
 fn num(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str().and_then(|s| nums_in(s).first().copied()))
+    v.as_f64().or_else(|| v.as_str().and_then(|s| nums_in(s).last().copied()))
 }
 
 /// Every number written in `text` (`0.02`, `1.5e-3`), in order.

@@ -176,7 +176,7 @@ pub async fn check_config(path: &std::path::Path) -> ExitCode {
                 eprintln!("warning: {w}");
             }
             for w in live_warnings(&loaded.config).await {
-                eprintln!("warning: {w}");
+                eprintln!("{w}");
             }
             let c = &loaded.config;
             let total = c.checklist.items.len();

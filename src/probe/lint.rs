@@ -41,7 +41,8 @@ pub fn short_windows(query: &str, scrape: Duration) -> Vec<(String, Duration)> {
         .collect()
 }
 
-/// Warnings for every prometheus probe whose rate window is too short for its source.
+/// Warnings (`warning: ...`) for every prometheus probe whose rate window is too short for its
+/// source, and notes (`note: ...`) for sources that could not be asked.
 pub async fn scrape_warnings(cfg: &Config, rt: &Runtime) -> Vec<String> {
     let mut out = vec![];
     for (name, src) in rt.sources.iter() {
@@ -60,7 +61,7 @@ pub async fn scrape_warnings(cfg: &Config, rt: &Runtime) -> Vec<String> {
             for (text, _) in short_windows(&p.query, scrape) {
                 let min = humantime::format_duration(scrape * 2);
                 out.push(format!(
-                    "{}: probe '{pname}': range [{text}] is shorter than 2× the scrape interval of source '{name}' ({}); write at least [{min}]",
+                    "warning: {}: probe '{pname}': range [{text}] is shorter than 2× the scrape interval of source '{name}' ({}); write at least [{min}]",
                     cfg.file.display(),
                     humantime::format_duration(scrape)
                 ));
