@@ -1,16 +1,10 @@
-//! Real Prometheus and Alertmanager for the metric-probe tests.
-//!
-//! - [`require_bins`]: are `prometheus` and `prometheus-alertmanager` installed? Missing binaries
-//!   fail the test when `CI=true`, and skip it (with a note) otherwise.
-//! - [`MetricsTarget`]: an axum `/metrics` endpoint whose request rates (200/500), latency
-//!   histogram and `shipwatch_test_flag` gauge the test sets; a ticker advances the counters
-//!   every 100 ms, so `rate()` is meaningful.
-//! - [`Prometheus`]: the real server on a free port scraping the target every second, with
-//!   [`RULES`] loaded and optionally sending to an [`Alertmanager`]; `stop()`/`restart()`.
-//! - [`Alertmanager`]: the real server (null receiver, no clustering) with helpers to post
-//!   alerts with chosen start times and to create silences.
-//! - [`sw_fixture`], [`probe`], [`bind`]: a shipwatch config over those sources;
-//!   [`wait_newest`], [`wait_state_in`], [`at`]: result helpers.
+//! Real Prometheus and Alertmanager for the metric-probe tests: [`require_bins`] (skip, or fail
+//! under `CI=true`, when they are not installed); [`MetricsTarget`], an axum `/metrics` whose
+//! 200/500 request rates, latency histogram and `shipwatch_test_flag` gauge the test sets (a
+//! ticker advances the counters every 100 ms, so `rate()` is meaningful); [`Prometheus`] scraping
+//! it every second with [`RULES`] loaded, `stop()`/`restart()`; [`Alertmanager`] with helpers to
+//! post alerts with chosen start times and to create silences; [`sw_fixture`], [`probe`],
+//! [`bind`] for a shipwatch config over them, and result helpers.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -183,13 +177,12 @@ struct Server {
 }
 
 impl Server {
-    /// Write `files` and prepare `flags` (`{dir}` and `{port}` filled in); not started yet.
-    fn new(bin: &'static str, files: &[(&str, &str)], flags: &[&str]) -> Self {
+    /// Write `files` and prepare the space-separated `flags` (`{dir}`, `{port}` filled in).
+    fn new(bin: &'static str, files: &[(&str, &str)], flags: &str) -> Self {
         let (dir, port) = (tempfile::tempdir().expect("tempdir"), free_port());
         files.iter().for_each(|(name, text)| std::fs::write(dir.path().join(name), text).unwrap());
-        let fill =
-            |f: &&str| f.replace("{dir}", &dir.path().display().to_string()).replace("{port}", &port.to_string());
-        let args = flags.iter().map(fill).collect();
+        let (d, p) = (dir.path().display().to_string(), port.to_string());
+        let args = flags.split(' ').map(|f| f.replace("{dir}", &d).replace("{port}", &p)).collect();
         Server { bin, args, dir, child: None, port, url: format!("http://127.0.0.1:{port}") }
     }
 
@@ -276,13 +269,9 @@ impl Prometheus {
              scrape_configs: [{{ job_name: api, static_configs: [{{ targets: ['{}'] }}] }}]\n",
             target.addr
         );
-        let flags = [
-            "--config.file={dir}/prometheus.yml",
-            "--storage.tsdb.path={dir}/data",
-            "--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle",
-        ];
-        let server = Server::new(PROMETHEUS, &[("prometheus.yml", &cfg), ("rules.yml", rules)], &flags);
+        let flags = "--config.file={dir}/prometheus.yml --storage.tsdb.path={dir}/data \
+                     --web.listen-address=127.0.0.1:{port} --web.enable-lifecycle";
+        let server = Server::new(PROMETHEUS, &[("prometheus.yml", &cfg), ("rules.yml", rules)], flags);
         let mut prom = Prometheus { url: server.url.clone(), server };
         prom.restart().await;
         prom
@@ -333,13 +322,9 @@ impl Alertmanager {
     pub async fn start() -> Self {
         let cfg = "route: { receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h }\n\
                    receivers: [{ name: 'null' }]\n";
-        let flags = [
-            "--config.file={dir}/alertmanager.yml",
-            "--storage.path={dir}/data",
-            "--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ];
-        let mut server = Server::new(ALERTMANAGER, &[("alertmanager.yml", cfg)], &flags);
+        let flags = "--config.file={dir}/alertmanager.yml --storage.path={dir}/data \
+                     --web.listen-address=127.0.0.1:{port} --cluster.listen-address=";
+        let mut server = Server::new(ALERTMANAGER, &[("alertmanager.yml", cfg)], flags);
         server.start().await;
         Alertmanager { url: server.url.clone(), addr: format!("127.0.0.1:{}", server.port), server }
     }
@@ -383,17 +368,14 @@ impl Alertmanager {
 /// A shipwatch config (window 60s..120s so releases stay watched for the whole test) with
 /// sources `prom` and/or `am`, the given `probes:` and `items:` entries, and the real checklist.
 pub fn sw_fixture(prom: Option<&str>, am: Option<&str>, probes: &[String], items: &[String]) -> Fixture {
-    let mut yaml = String::from(
-        "server: { listen: 127.0.0.1:0 }\nstorage: { sqlite: ./shipwatch.db }\nchecklist: checklist.md\n\
-         window: { min: 60s, max: 120s }\nsources:\n",
+    let prom = prom.map(|u| format!("  prom: {{ prometheus: {{ url: \"{u}\" }} }}\n")).unwrap_or_default();
+    let am = am.map(|u| format!("  am: {{ alertmanager: {{ url: \"{u}\" }} }}\n")).unwrap_or_default();
+    let yaml = format!(
+        "server: {{ listen: 127.0.0.1:0 }}\nstorage: {{ sqlite: ./shipwatch.db }}\nchecklist: checklist.md\n\
+         window: {{ min: 60s, max: 120s }}\nsources:\n{prom}{am}probes:\n{}items:\n{}",
+        probes.concat(),
+        items.concat()
     );
-    if let Some(u) = prom {
-        yaml += &format!("  prom: {{ prometheus: {{ url: \"{u}\" }} }}\n");
-    }
-    if let Some(u) = am {
-        yaml += &format!("  am: {{ alertmanager: {{ url: \"{u}\" }} }}\n");
-    }
-    yaml += &format!("probes:\n{}items:\n{}", probes.concat(), items.concat());
     Fixture::new(&yaml, 0)
 }
 
@@ -416,12 +398,8 @@ pub fn bind(item: &str, probes: &[&str], pass: u32, fail: u32) -> String {
 pub async fn wait_newest(d: &Daemon, id: &str, probe: &str, status: &str, timeout: Duration) -> Value {
     let what = format!("newest {probe} result of {id} to be {status}");
     wait_for(&what, timeout, || async move {
-        let results = d.results(id, Some(probe)).await;
-        match results.first() {
-            Some(r) if r["status"] == status => Ok(r.clone()),
-            Some(r) => Err(r.to_string()),
-            None => Err("no results yet".into()),
-        }
+        let newest = d.results(id, Some(probe)).await.first().cloned().unwrap_or_default();
+        if newest["status"] == status { Ok(newest) } else { Err(newest.to_string()) }
     })
     .await
 }
