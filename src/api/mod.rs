@@ -3,6 +3,7 @@
 //! are JSON `{"error": "..."}` with 400/401/404/409/422.
 
 mod handlers;
+pub mod openapi;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -86,6 +87,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{id}/checklist.md", get(handlers::checklist))
         .route("/api/v1/releases/{id}/results", get(handlers::results))
         .route("/api/v1/releases/{id}/history", get(handlers::history))
+        .route("/", get(crate::web::index))
+        .route("/releases/{id}", get(crate::web::release))
+        .route("/metrics", get(crate::metrics::handler))
+        .route("/api/v1/openapi.json", get(openapi::spec))
         .route("/-/healthy", get(|| async { "shipwatch is healthy\n" }))
         .route("/-/ready", get(handlers::ready))
         .merge(mutating)

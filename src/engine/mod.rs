@@ -62,6 +62,7 @@ pub(crate) struct Inner {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     store_ok: AtomicBool,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A handle to the running engine; cheap to clone.
@@ -87,6 +88,7 @@ impl Engine {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             store_ok: AtomicBool::new(true),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         });
         let engine = Engine(inner);
         engine.recover()?;
@@ -102,6 +104,11 @@ impl Engine {
     /// Ready: the store answers and the last write succeeded.
     pub fn ready(&self) -> bool {
         self.0.store_ok.load(Ordering::Relaxed) && self.0.store.ping().is_ok() && !self.0.shutdown.is_cancelled()
+    }
+
+    /// shipwatch's own metrics.
+    pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
+        self.0.metrics.clone()
     }
 
     /// The config in force.
