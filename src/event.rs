@@ -57,7 +57,7 @@ impl EventKind {
 }
 
 /// One event: what happened, to which release and item, with the evidence behind it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     pub kind: EventKind,
     pub release: String,
@@ -67,4 +67,7 @@ pub struct Event {
     pub probe: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
     pub message: String,
+    /// The evidence behind the change (probe result, tick, event delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::probe::Evidence>,
 }

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod engine;
 pub mod event;
 pub mod metrics;
+pub mod notify;
 pub mod probe;
 pub mod redact;
 pub mod release;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::error::did_you_mean;
 use super::load::{Ctx, DEFAULT_EVERY, PROBE_META, p};
 use super::template::{TemplateError, Templates};
-use super::{Binding, FailRule, Notifier, PassRule, Phase, ProbeDef};
+use super::{Binding, FailRule, Notifier, PassRule, Phase, ProbeDef, Receiver};
 use crate::event::EventKind;
 use crate::probe::{Dur, KINDS, ProbeKind};
 use crate::schedule::{Schedule, default_jitter};
@@ -186,7 +186,7 @@ pub(super) fn binding(
     id: &str,
     v: &Value,
     probes: &BTreeSet<String>,
-    notify: &BTreeMap<String, Notifier>,
+    notify: &BTreeMap<String, Receiver>,
 ) -> Option<Binding> {
     let raw: RawBinding = cx.de(v, path)?;
     let sub = |k: &str| [path.to_vec(), vec![k.to_string()]].concat();
@@ -256,4 +256,46 @@ pub(super) fn binding(
         on: raw.on,
         phase: raw.phase.unwrap_or_default(),
     })
+}
+
+/// Receiver kinds, as written in YAML.
+const RECEIVER_KINDS: &[&str] = &["alertmanager", "webhook", "slack"];
+
+/// One `notify:` entry: exactly one kind key plus optional `events: [...]`.
+pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
+    let path = p(&["notify", name]);
+    let Value::Object(mut body) = v else {
+        cx.at_value(
+            &path,
+            format!("receiver '{name}' must be a mapping"),
+            Some("write e.g. webhook: { url: ... }".into()),
+        );
+        return None;
+    };
+    let events: Vec<EventKind> = match body.remove("events") {
+        None | Some(Value::Null) => vec![],
+        Some(e) => cx.de(&e, &[path.clone(), p(&["events"])].concat())?,
+    };
+    let kinds: Vec<String> = body.keys().cloned().collect();
+    for k in &kinds {
+        if !RECEIVER_KINDS.contains(&k.as_str()) {
+            let allowed: Vec<&str> = RECEIVER_KINDS.iter().copied().chain(["events"]).collect();
+            cx.at_key(
+                &[path.clone(), vec![k.clone()]].concat(),
+                format!("unknown key '{k}' in receiver '{name}'"),
+                did_you_mean(k, allowed),
+            );
+            return None;
+        }
+    }
+    if kinds.len() != 1 {
+        cx.at_key(
+            &path,
+            format!("receiver '{name}' needs exactly one kind"),
+            Some(format!("one of: {}", RECEIVER_KINDS.join(", "))),
+        );
+        return None;
+    }
+    let kind: Notifier = cx.de(&Value::Object(body), &path)?;
+    Some(Receiver { name: name.to_string(), kind, events })
 }

@@ -198,24 +198,22 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     let mut notify = BTreeMap::new();
     for (name, v) in obj_entries(&mut cx, &root, "notify") {
-        if let Some(n) = cx.de::<Notifier>(&v, &p(&["notify", &name])) {
-            if let Notifier::Alertmanager { source } = &n
+        if let Some(r) = super::entries::receiver(&mut cx, &name, v) {
+            if let Notifier::Alertmanager { source, .. } = &r.kind
                 && !matches!(sources.get(source), Some(Source::Alertmanager(_)))
             {
-                {
-                    let am: Vec<&str> = sources
-                        .iter()
-                        .filter(|(_, s)| matches!(s, Source::Alertmanager(_)))
-                        .map(|(k, _)| k.as_str())
-                        .collect();
-                    cx.at_value(
-                        &p(&["notify", &name, "alertmanager", "source"]),
-                        format!("notifier '{name}' uses source '{source}', which is not an alertmanager source"),
-                        did_you_mean(source, am),
-                    );
-                }
+                let am: Vec<&str> = sources
+                    .iter()
+                    .filter(|(_, s)| matches!(s, Source::Alertmanager(_)))
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                cx.at_value(
+                    &p(&["notify", &name, "alertmanager", "source"]),
+                    format!("notifier '{name}' uses source '{source}', which is not an alertmanager source"),
+                    did_you_mean(source, am),
+                );
             }
-            notify.insert(name, n);
+            notify.insert(name, r);
         }
     }
 

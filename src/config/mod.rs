@@ -37,7 +37,7 @@ pub struct Config {
     pub checklist: Arc<Checklist>,
     pub window: Window,
     pub sources: BTreeMap<String, Source>,
-    pub notify: BTreeMap<String, Notifier>,
+    pub notify: BTreeMap<String, Receiver>,
     pub probes: BTreeMap<String, ProbeDef>,
     /// Bindings keyed by resolved item id.
     pub items: BTreeMap<String, Binding>,
@@ -170,13 +170,31 @@ impl Source {
     }
 }
 
-/// A named receiver of events. Delivery arrives with the notification work; the shapes are
-/// validated now so configs written today keep working.
+/// A named receiver: how it is reached and which events it gets by default (besides the items
+/// that name it in their `notify:`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receiver {
+    pub name: String,
+    pub kind: Notifier,
+    /// Events sent to this receiver for every release and item.
+    pub events: Vec<EventKind>,
+}
+
+/// How a receiver is reached. One file per kind under `notify/`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Notifier {
     Alertmanager {
         source: String,
+        /// `severity` label of the alerts (default `page`).
+        #[serde(default)]
+        severity: Option<String>,
+        /// Re-send active alerts this often (default 1m); `endsAt` = now + 4 × interval.
+        #[serde(default)]
+        interval: Option<Dur>,
+        /// Keep re-sending resolved alerts this long (default 5m).
+        #[serde(default)]
+        resolve_for: Option<Dur>,
     },
     Webhook {
         url: String,

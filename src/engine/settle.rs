@@ -51,6 +51,7 @@ impl Effects {
             probe: probe.map(String::from),
             at,
             message,
+            evidence: None,
         });
     }
 }
@@ -97,6 +98,9 @@ pub(crate) fn record_change(
     if let Some(kind) = event_for(&change) {
         let msg = format!("{item}: {} → {} ({})", change.from.as_str(), change.to.as_str(), change.message);
         fx.event(rel, kind, Some(item), probe, at, msg);
+        if let (Some(e), Some(rec)) = (fx.events.last_mut(), rel.items.get(item)) {
+            e.evidence = rec.evidence.as_ref().map(|ev| ev.evidence.clone());
+        }
     }
 }
 
