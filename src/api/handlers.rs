@@ -138,3 +138,39 @@ pub async fn ready(State(st): State<AppState>) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, "shipwatch is not ready: the store is not writable\n").into_response()
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    format: Option<String>,
+}
+
+/// `GET /api/v1/releases/{id}/report[?format=md]`: the release report (final once closed).
+pub async fn report(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}; use ?format=json|md")))?;
+    let engine = st.engine.clone();
+    let report = tokio::task::spawn_blocking(move || engine.report(&id))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(report).into_response()),
+        Some("md") | Some("markdown") => {
+            Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], crate::engine::report::markdown(&report))
+                .into_response())
+        }
+        Some(other) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("format: {other:?}; use json or md"))),
+    }
+}
+
+/// `GET /api/v1/outbox`: notifications waiting for delivery and dead letters.
+pub async fn outbox(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let engine = st.engine.clone();
+    let rows = tokio::task::spawn_blocking(move || engine.outbox())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(rows).into_response())
+}

@@ -87,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{id}/checklist.md", get(handlers::checklist))
         .route("/api/v1/releases/{id}/results", get(handlers::results))
         .route("/api/v1/releases/{id}/history", get(handlers::history))
+        .route("/api/v1/releases/{id}/report", get(handlers::report))
+        .route("/api/v1/outbox", get(handlers::outbox))
         .route("/", get(crate::web::index))
         .route("/releases/{id}", get(crate::web::release))
         .route("/metrics", get(crate::metrics::handler))

@@ -1,9 +1,308 @@
-//! The OpenAPI description of the HTTP API (being written).
+//! The OpenAPI 3.1 description of the HTTP API, served at `GET /api/v1/openapi.json`.
+//!
+//! Built by hand with `serde_json::json!` next to the router in `api/mod.rs`; `tests/openapi.rs`
+//! checks it against the live routes both ways (every documented call is routed and answers one
+//! of its documented codes; every route in `api/mod.rs` is documented), so keep the two in step.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
 
 /// `GET /api/v1/openapi.json`.
 pub async fn spec() -> Response {
-    Json(serde_json::json!({"openapi": "3.1.0"})).into_response()
+    Json(document()).into_response()
+}
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn nullable(t: &str) -> Value {
+    json!({ "type": [t, "null"] })
+}
+
+fn array(items: Value) -> Value {
+    json!({ "type": "array", "items": items })
+}
+
+fn json_resp(desc: &str, schema: Value) -> Value {
+    json!({ "description": desc, "content": { "application/json": { "schema": schema } } })
+}
+
+fn text_resp(desc: &str, mime: &str) -> Value {
+    json!({ "description": desc, "content": { mime: { "schema": { "type": "string" } } } })
+}
+
+fn err(desc: &str) -> Value {
+    json_resp(desc, r("Error"))
+}
+
+fn param(name: &str, place: &str, desc: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": place, "required": place == "path", "description": desc, "schema": schema })
+}
+
+fn id() -> Value {
+    param("id", "path", "Release id, as returned on creation (e.g. `checkout-2-0-1`).", json!({"type": "string"}))
+}
+
+fn item() -> Value {
+    param(
+        "item",
+        "path",
+        "Checklist item id (e.g. `document-rollback-procedure-and-steps`).",
+        json!({"type": "string"}),
+    )
+}
+
+fn body(schema: &str, example: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": r(schema), "example": example } } })
+}
+
+/// An operation; `codes` are `(status, response)` pairs, `extra` is merged in last.
+fn op(id: &str, tag: &str, summary: &str, codes: Vec<(&str, Value)>, extra: Value) -> Value {
+    let mut o = json!({ "operationId": id, "tags": [tag], "summary": summary });
+    o["responses"] = Value::Object(codes.into_iter().map(|(c, v)| (c.to_string(), v)).collect::<Map<_, _>>());
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            o[k] = v;
+        }
+    }
+    o
+}
+
+/// A mutating operation: bearer token, and a 401 without it.
+fn mutating(mut o: Value) -> Value {
+    o["security"] = json!([{ "bearerAuth": [] }]);
+    o["responses"]["401"] = err("Missing or wrong `Authorization: Bearer <api_token>` (when a token is configured).");
+    o
+}
+
+fn not_found() -> (&'static str, Value) {
+    ("404", err("No such release (or item)."))
+}
+
+fn bad_body() -> Vec<(&'static str, Value)> {
+    vec![
+        ("400", err("Empty or malformed JSON body.")),
+        ("422", err("A field is missing, unknown or invalid; the message names it.")),
+    ]
+}
+
+fn paths() -> Value {
+    let with = |mut v: Vec<(&'static str, Value)>, more: Vec<(&'static str, Value)>| {
+        v.extend(more);
+        v
+    };
+    json!({
+        "/api/v1/releases": {
+            "get": op("listReleases", "releases", "Every release, newest first (without items).",
+                vec![("200", json_resp("Releases.", array(r("ReleaseView"))))], json!({})),
+            "post": mutating(op("createRelease", "releases", "Start watching a release.",
+                with(vec![("201", json_resp("The new release with its items.", r("ReleaseView")))],
+                    with(bad_body(), vec![("503", err("The store is not writable."))])),
+                json!({ "requestBody": body("NewRelease",
+                    json!({"service": "checkout", "version": "2.0.1", "environment": "staging"})) }))),
+        },
+        "/api/v1/releases/{id}": { "parameters": [id()],
+            "get": op("getRelease", "releases", "One release with its items, their states and evidence.",
+                vec![("200", json_resp("The release.", r("ReleaseView"))), not_found()], json!({})) },
+        "/api/v1/releases/{id}/deploy": { "parameters": [id()],
+            "post": mutating(op("deployRelease", "releases", "A planned release is deployed now: its window starts.",
+                vec![("200", json_resp("The release.", r("ReleaseView"))), not_found(),
+                     ("409", err("The release is not planned."))], json!({}))) },
+        "/api/v1/releases/{id}/checklist.md": { "parameters": [id()],
+            "get": op("getChecklist", "releases",
+                "The team's Markdown with `[x]` on done items and a note (when, by whom or which evidence).",
+                vec![("200", text_resp("The ticked checklist.", "text/markdown")), not_found()], json!({})) },
+        "/api/v1/releases/{id}/results": { "parameters": [id()],
+            "get": op("listResults", "releases", "Probe results, newest first.",
+                vec![("200", json_resp("Results.", array(r("ResultRecord")))), not_found(),
+                     ("422", err("Bad query parameter."))],
+                json!({ "parameters": [
+                    param("probe", "query", "Only this probe's results.", json!({"type": "string"})),
+                    param("limit", "query", "At most this many (default 100).",
+                        json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
+                ] })) },
+        "/api/v1/releases/{id}/history": { "parameters": [id()],
+            "get": op("listHistory", "releases",
+                "State changes, oldest first: probes, regressions, and who ticked or waived what.",
+                vec![("200", json_resp("History.", array(r("HistoryRecord")))), not_found()], json!({})) },
+        "/api/v1/releases/{id}/report": { "parameters": [id()],
+            "get": op("getReport", "releases", "The release report (final once the release is closed).",
+                vec![("200", json!({ "description": "The report.", "content": {
+                        "application/json": { "schema": r("Report") },
+                        "text/markdown": { "schema": { "type": "string" } } } })),
+                     not_found(), ("422", err("Bad query parameter."))],
+                json!({ "parameters": [param("format", "query", "`json` (default) or `md` for Markdown.",
+                    json!({"type": "string", "enum": ["json", "md", "markdown"], "default": "json"}))] })) },
+        "/api/v1/releases/{id}/items/{item}/tick": { "parameters": [id(), item()],
+            "post": mutating(op("tickItem", "items", "A person ticks a manual item (recorded with who and a note).",
+                with(vec![("200", json_resp("The item.", r("ItemView"))), not_found(),
+                          ("409", err("The item is automated: waive it instead."))], bad_body()),
+                json!({ "requestBody": body("TickBody", json!({"by": "dave", "note": "rollback doc reviewed"})) }))) },
+        "/api/v1/releases/{id}/items/{item}/waive": { "parameters": [id(), item()],
+            "post": mutating(op("waiveItem", "items", "A person waives an item, with a reason.",
+                with(vec![("200", json_resp("The item.", r("ItemView"))), not_found()], bad_body()),
+                json!({ "requestBody": body("WaiveBody",
+                    json!({"by": "dave", "reason": "no schema change in this release"})) }))) },
+        "/api/v1/outbox": {
+            "get": op("listOutbox", "notifications", "Notifications waiting for delivery, and dead letters.",
+                vec![("200", json_resp("Outbox rows.", array(r("OutboxEntry")))),
+                     ("503", err("The store cannot be read."))], json!({})) },
+        "/api/v1/openapi.json": {
+            "get": op("getOpenApi", "meta", "This document.",
+                vec![("200", json_resp("OpenAPI 3.1.", json!({"type": "object"})))], json!({})) },
+        "/": { "get": op("statusPage", "pages", "The on-call status page (HTML, refreshes itself).",
+                vec![("200", text_resp("HTML.", "text/html"))], json!({})) },
+        "/releases/{id}": { "parameters": [id()],
+            "get": op("releasePage", "pages", "One release's checklist with evidence (HTML).",
+                vec![("200", text_resp("HTML.", "text/html")), ("404", text_resp("No such release.", "text/html"))],
+                json!({})) },
+        "/metrics": { "get": op("metrics", "ops", "Prometheus metrics (text exposition format).",
+                vec![("200", text_resp("Metrics.", "text/plain"))], json!({})) },
+        "/-/healthy": { "get": op("healthy", "ops", "Liveness: the process serves HTTP.",
+                vec![("200", text_resp("Healthy.", "text/plain"))], json!({})) },
+        "/-/ready": { "get": op("ready", "ops", "Readiness: the store is writable.",
+                vec![("200", text_resp("Ready.", "text/plain")),
+                     ("503", text_resp("Not ready.", "text/plain"))], json!({})) },
+        "/-/reload": { "post": mutating(op("reload", "ops",
+                "Re-read config and checklist; an invalid new config is rejected and the old one keeps running.",
+                vec![("200", text_resp("Reloaded.", "text/plain")),
+                     ("422", err("The new config is invalid; the old one keeps running."))], json!({}))) },
+    })
+}
+
+fn schemas() -> Value {
+    let ts = json!({"type": "string", "format": "date-time"});
+    let ts_or_null = json!({"type": ["string", "null"], "format": "date-time"});
+    let name = json!({"type": "string", "pattern": "^[A-Za-z0-9._\\-+/:@]{1,128}$"});
+    let duration = json!({"type": "string", "description": "A duration like 500ms, 30s, 5m or 24h.",
+        "examples": ["10m"]});
+    json!({
+        "Error": { "type": "object", "required": ["error"],
+            "properties": { "error": { "type": "string", "description": "What went wrong, naming the field." } } },
+        "NewRelease": { "type": "object", "required": ["service", "version"], "additionalProperties": false,
+            "properties": {
+                "service": name, "version": name,
+                "environment": { "allOf": [name], "default": "production" },
+                "deployed_at": { "type": "string", "format": "date-time",
+                    "description": "When it was deployed (default now; not in the future; not with `planned`)." },
+                "planned": { "type": "boolean", "default": false,
+                    "description": "Not deployed yet: only pre-deploy items run until `deploy`." },
+                "window": { "type": "object", "additionalProperties": false,
+                    "description": "Overrides the configured watch window.",
+                    "properties": { "min": duration, "max": duration } } } },
+        "TickBody": { "type": "object", "required": ["by"], "additionalProperties": false,
+            "properties": { "by": { "type": "string", "minLength": 1 }, "note": nullable("string") } },
+        "WaiveBody": { "type": "object", "required": ["by", "reason"], "additionalProperties": false,
+            "properties": { "by": { "type": "string", "minLength": 1 }, "reason": { "type": "string", "minLength": 1 } } },
+        "ReleaseState": { "type": "string", "enum": ["planned", "deployed", "verified", "failed"] },
+        "ItemState": { "type": "string", "enum": ["manual", "pending", "complete", "failing", "regressed", "waived"] },
+        "ProbeStatus": { "type": "string", "enum": ["pass", "fail", "error"] },
+        "Release": { "type": "object",
+            "required": ["id", "service", "version", "environment", "state", "created_at", "window_min", "window_max"],
+            "properties": {
+                "id": { "type": "string" }, "service": { "type": "string" }, "version": { "type": "string" },
+                "environment": { "type": "string" }, "state": r("ReleaseState"),
+                "created_at": ts, "deployed_at": ts_or_null, "closed_at": ts_or_null,
+                "window_min": { "type": "number", "description": "Seconds." },
+                "window_max": { "type": "number", "description": "Seconds." },
+                "regressed": { "type": "boolean" },
+                "reason": { "type": ["string", "null"], "description": "Why the verdict is what it is." } } },
+        "Window": { "type": "object", "required": ["min_s", "max_s"], "properties": {
+            "min_s": { "type": "number" }, "max_s": { "type": "number" },
+            "elapsed_s": nullable("number"),
+            "remaining_s": { "type": ["number", "null"], "description": "Until max; null when closed or planned." } } },
+        "Counts": { "type": "object", "properties": {
+            "complete": { "type": "integer" }, "pending": { "type": "integer" }, "failing": { "type": "integer" },
+            "regressed": { "type": "integer" }, "manual": { "type": "integer" }, "waived": { "type": "integer" } } },
+        "ReleaseView": { "allOf": [r("Release"), { "type": "object", "required": ["window", "counts"],
+            "properties": { "window": r("Window"), "counts": r("Counts"),
+                "items": { "type": "array", "items": r("ItemView"),
+                    "description": "In checklist order; only in the single-release view." } } }] },
+        "PassRule": { "oneOf": [
+            { "const": "window", "description": "No fail across the whole window." },
+            { "type": "object", "required": ["consecutive"], "properties": { "consecutive": { "type": "integer" } } },
+            { "type": "object", "required": ["sustained"], "properties": { "sustained": duration } } ] },
+        "Evidence": { "type": "object", "required": ["message"], "properties": {
+            "target": { "type": "string", "description": "Resolved URL, query or argv (secrets redacted)." },
+            "expected": { "type": "string" }, "observed": { "type": "string" },
+            "status_code": { "type": "integer" }, "exit_code": { "type": "integer" },
+            "latency_ms": { "type": "number" }, "alerts": array(json!({"type": "string"})),
+            "message": { "type": "string" }, "details": { "type": "object" } } },
+        "ItemEvidence": { "type": "object", "required": ["evidence"], "properties": {
+            "probe": nullable("string"), "status": { "oneOf": [r("ProbeStatus"), { "type": "null" }] },
+            "evidence": r("Evidence") } },
+        "ItemView": { "type": "object", "required": ["id", "text", "state", "since", "automated"], "properties": {
+            "id": { "type": "string" }, "text": { "type": "string" },
+            "section": { "type": ["string", "null"], "description": "Nearest heading above the item." },
+            "state": r("ItemState"), "since": ts, "automated": { "type": "boolean" },
+            "probes": array(json!({"type": "string"})), "pass": r("PassRule"),
+            "by": { "type": "string", "description": "Who ticked or waived it, or `shipwatch`." },
+            "note": { "type": "string", "description": "Tick note or waiver reason." },
+            "evidence": r("ItemEvidence"), "last_results": array(r("ResultRecord")) } },
+        "ResultRecord": { "type": "object", "required": ["release_id", "probe", "at", "status", "evidence"],
+            "properties": { "release_id": { "type": "string" }, "probe": { "type": "string" }, "at": ts,
+                "status": r("ProbeStatus"), "evidence": r("Evidence") } },
+        "HistoryRecord": { "type": "object", "required": ["release_id", "at", "from", "to", "message"],
+            "properties": { "release_id": { "type": "string" },
+                "item_id": { "type": ["string", "null"], "description": "Null for release state changes." },
+                "at": ts, "from": { "type": "string" }, "to": { "type": "string" },
+                "message": { "type": "string", "description": "Includes who, for ticks and waivers." } } },
+        "Report": { "type": "object", "required": ["release", "verdict", "counts", "items"], "properties": {
+            "release": r("Release"), "verdict": r("ReleaseState"), "reason": nullable("string"),
+            "generated_at": ts, "counts": r("Counts"),
+            "items": array(json!({ "type": "object", "properties": {
+                "id": { "type": "string" }, "text": { "type": "string" }, "section": nullable("string"),
+                "state": r("ItemState"), "since": ts, "by": nullable("string"), "note": nullable("string"),
+                "evidence": nullable("string"), "automated": { "type": "boolean" } } })),
+            "regressions": array(json!({ "type": "object", "properties": {
+                "item": { "type": "string" }, "from": ts, "to": ts_or_null, "duration_s": { "type": "integer" } } })),
+            "probes": array(json!({ "type": "object", "properties": {
+                "probe": { "type": "string" }, "passes": { "type": "integer" }, "fails": { "type": "integer" },
+                "errors": { "type": "integer" }, "pass_rate": { "type": "number" } } })) } },
+        "OutboxEntry": { "type": "object", "properties": {
+            "id": { "type": "integer" }, "key": { "type": "string", "description": "Idempotency key." },
+            "receiver": { "type": "string" }, "event": { "type": "string" }, "release": { "type": "string" },
+            "item": nullable("string"), "action_item": nullable("string"), "attempts": { "type": "integer" },
+            "created_at": ts, "next_at": ts, "last_error": nullable("string"), "dead": { "type": "boolean" } } },
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "shipwatch",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Verifies production releases from a team's Markdown checklist. Errors are JSON \
+                `{\"error\": \"...\"}`. Mutating calls need `Authorization: Bearer <api_token>` when the \
+                daemon has a token configured.",
+        },
+        "tags": [
+            { "name": "releases" }, { "name": "items" }, { "name": "notifications" },
+            { "name": "pages" }, { "name": "ops" }, { "name": "meta" },
+        ],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer",
+                "description": "`server.api_token` from the config (`SHIPWATCH_API_TOKEN` for the CLI)." } },
+            "schemas": schemas(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_ref_resolves() {
+        let doc = super::document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            let name = &part[..part.find('"').unwrap()];
+            assert!(schemas.contains_key(name), "dangling $ref {name}");
+        }
+    }
 }

@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::table;
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("static client settings")
 }
 
-fn with_token(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+pub(super) fn with_token(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     match std::env::var("SHIPWATCH_API_TOKEN") {
         Ok(t) if !t.is_empty() => rb.bearer_auth(t),
         _ => rb,
@@ -44,8 +44,42 @@ async fn call(server: &str, rb: reqwest::RequestBuilder) -> Result<reqwest::Resp
     Err(ExitCode::from(1))
 }
 
-fn url(server: &str, path: &str) -> String {
+pub(super) fn url(server: &str, path: &str) -> String {
     format!("{}{path}", server.trim_end_matches('/'))
+}
+
+/// Why a request to the daemon failed.
+#[derive(Debug, Clone)]
+pub(super) enum Failure {
+    /// The daemon could not be reached.
+    Unreachable(String),
+    /// It answered with a non-2xx status: the code and its `error` message.
+    Http(u16, String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unreachable(e) => write!(f, "cannot reach the daemon: {e}"),
+            Failure::Http(code, msg) => write!(f, "{code}: {msg}"),
+        }
+    }
+}
+
+/// GET `path` (with the API token if set): the 2xx response, or what went wrong.
+pub(super) async fn get(server: &str, path: &str) -> Result<reqwest::Response, Failure> {
+    let resp = with_token(client().get(url(server, path)))
+        .send()
+        .await
+        .map_err(|e| Failure::Unreachable(format!("{} ({e})", server.trim_end_matches('/'))))?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let msg =
+        serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"].as_str().map(String::from)).unwrap_or(text);
+    Err(Failure::Http(code, msg))
 }
 
 macro_rules! tri {
@@ -106,12 +140,23 @@ pub async fn status(server: &str, id: Option<&str>, as_json: bool) -> anyhow::Re
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", render_status(&v, id.is_some()));
+    print!("{}", render_status_colored(&v, id.is_some(), table::stdout_color()));
     Ok(ExitCode::SUCCESS)
 }
 
-/// The human form of `status`.
+/// The human form of `status`, without colour.
 pub fn render_status(v: &Value, one: bool) -> String {
+    render_status_colored(v, one, false)
+}
+
+/// The `state` field of `v`, painted in its colour when `color` is on.
+fn state_cell(v: &Value, color: bool) -> String {
+    let s = v["state"].as_str().unwrap_or("");
+    table::paint(s, s, color)
+}
+
+/// The human form of `status`: the list of releases, or one release with its items.
+pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
     if !one {
         let rows: Vec<Vec<String>> = v
             .as_array()
@@ -123,7 +168,7 @@ pub fn render_status(v: &Value, one: bool) -> String {
                             r["id"].as_str().unwrap_or("").into(),
                             format!("{} {}", r["service"].as_str().unwrap_or(""), r["version"].as_str().unwrap_or("")),
                             r["environment"].as_str().unwrap_or("").into(),
-                            r["state"].as_str().unwrap_or("").into(),
+                            state_cell(r, color),
                             format!(
                                 "{}/{}/{}/{}",
                                 c["complete"],
@@ -148,7 +193,7 @@ pub fn render_status(v: &Value, one: bool) -> String {
         v["service"].as_str().unwrap_or(""),
         v["version"].as_str().unwrap_or(""),
         v["environment"].as_str().unwrap_or(""),
-        v["state"].as_str().unwrap_or(""),
+        state_cell(v, color),
         v["reason"].as_str().map(|r| format!(": {r}")).unwrap_or_default()
     );
     out.push_str(&format!(
@@ -163,11 +208,7 @@ pub fn render_status(v: &Value, one: bool) -> String {
                 .filter(|i| i["automated"].as_bool() == Some(true) || i["state"] != "manual")
                 .map(|i| {
                     let ev = i["evidence"]["evidence"]["message"].as_str().or(i["note"].as_str()).unwrap_or("");
-                    vec![
-                        i["state"].as_str().unwrap_or("").into(),
-                        i["id"].as_str().unwrap_or("").into(),
-                        ev.chars().take(70).collect(),
-                    ]
+                    vec![state_cell(i, color), i["id"].as_str().unwrap_or("").into(), ev.chars().take(70).collect()]
                 })
                 .collect()
         })
@@ -197,4 +238,80 @@ pub async fn waive(server: &str, id: &str, item: &str, by: &str, reason: &str) -
     );
     println!("waived {item} in {id} (by {by}: {reason})");
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn history(server: &str, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+    let resp = tri!(call(server, client().get(url(server, &format!("/api/v1/releases/{id}/history")))).await);
+    let v: Value = resp.json().await.context("reading the daemon's answer")?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", render_history(id, &v, table::stdout_color()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human form of `history`: one row per state change, oldest first.
+pub fn render_history(id: &str, v: &Value, color: bool) -> String {
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    let at = h["at"].as_str().unwrap_or("");
+                    let when = chrono::DateTime::parse_from_rfc3339(at)
+                        .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|_| at.to_string());
+                    let (from, to) = (h["from"].as_str().unwrap_or(""), h["to"].as_str().unwrap_or(""));
+                    let from = if from.is_empty() { "new" } else { from };
+                    vec![
+                        when,
+                        h["item_id"].as_str().unwrap_or("(release)").into(),
+                        format!("{from} → {}", table::paint(to, to, color)),
+                        h["message"].as_str().unwrap_or("").into(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        return format!("no history yet for {id}\n");
+    }
+    table::render(&["WHEN (UTC)", "ITEM", "CHANGE", "MESSAGE"], &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn history_shows_who_ticked_and_colours_the_new_state() {
+        let v = json!([
+            {"release_id": "r", "item_id": "doc-rollback", "at": "2025-03-01T10:00:05Z",
+             "from": "manual", "to": "complete", "message": "ticked by dave: done"},
+            {"release_id": "r", "at": "2025-03-01T10:00:00Z", "from": "", "to": "deployed", "message": "started"},
+            {"release_id": "r", "at": "2025-03-01T10:01:00Z", "from": "deployed", "to": "failed",
+             "message": "window closed"}
+        ]);
+        let plain = super::render_history("r", &v, false);
+        assert!(plain.starts_with("WHEN (UTC)"), "{plain}");
+        assert!(
+            plain.contains("2025-03-01 10:00:05  doc-rollback  manual → complete  ticked by dave: done"),
+            "{plain}"
+        );
+        assert!(plain.contains("(release)                              new → deployed"), "{plain}");
+        assert!(!plain.contains('\x1b'), "{plain}");
+        let coloured = super::render_history("r", &v, true);
+        assert!(coloured.contains("\x1b[32mcomplete\x1b[0m") && coloured.contains("\x1b[31mfailed"), "{coloured}");
+        assert_eq!(super::render_history("r", &json!([]), false), "no history yet for r\n");
+    }
+
+    #[test]
+    fn status_colours_only_when_asked() {
+        let v = json!([{"id": "a-1", "service": "a", "version": "1", "environment": "prod", "state": "failed",
+                        "counts": {"complete": 1, "pending": 0, "failing": 1, "regressed": 0, "manual": 3},
+                        "window": {"remaining_s": null}}]);
+        assert!(!super::render_status_colored(&v, false, false).contains('\x1b'));
+        assert!(super::render_status_colored(&v, false, true).contains("\x1b[31mfailed\x1b[0m"));
+    }
 }

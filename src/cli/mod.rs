@@ -4,6 +4,8 @@
 mod client;
 mod demo;
 mod demo_stack;
+mod gate;
+mod junit;
 mod table;
 
 use std::path::PathBuf;
@@ -84,6 +86,16 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Wait for a release's items (CI gate): exit 0 complete, 1 failed, 2 timed out.
+    Gate(gate::GateArgs),
+    /// Show a release's state changes: who ticked or waived what, and what the probes changed.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +165,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Waive { id, item, by, reason, server } => {
             client::waive(&server.server, &id, &item, &by, &reason).await
         }
+        Command::Gate(args) => gate::run(args).await,
+        Command::History { id, json, server } => client::history(&server.server, &id, json).await,
     }
 }
 

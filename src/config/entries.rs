@@ -22,6 +22,7 @@ struct Meta {
     initial_delay: Option<Dur>,
     jitter: Option<Dur>,
     description: Option<String>,
+    error_limit: Option<u32>,
 }
 
 pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Value) -> Option<ProbeDef> {
@@ -152,6 +153,7 @@ pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Valu
         jitter,
         description: meta.description,
         template,
+        error_limit: meta.error_limit.unwrap_or(4).max(1),
     })
 }
 
@@ -261,7 +263,7 @@ pub(super) fn binding(
 /// Receiver kinds, as written in YAML.
 const RECEIVER_KINDS: &[&str] = &["alertmanager", "webhook", "slack"];
 
-/// One `notify:` entry: exactly one kind key plus optional `events: [...]`.
+/// One `notify:` entry: exactly one kind key plus optional `events: [...]` and `max_age`.
 pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
     let path = p(&["notify", name]);
     let Value::Object(mut body) = v else {
@@ -276,10 +278,14 @@ pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
         None | Some(Value::Null) => vec![],
         Some(e) => cx.de(&e, &[path.clone(), p(&["events"])].concat())?,
     };
+    let max_age = match body.remove("max_age") {
+        None | Some(Value::Null) => std::time::Duration::from_secs(3600),
+        Some(e) => cx.de::<Dur>(&e, &[path.clone(), p(&["max_age"])].concat())?.0,
+    };
     let kinds: Vec<String> = body.keys().cloned().collect();
     for k in &kinds {
         if !RECEIVER_KINDS.contains(&k.as_str()) {
-            let allowed: Vec<&str> = RECEIVER_KINDS.iter().copied().chain(["events"]).collect();
+            let allowed: Vec<&str> = RECEIVER_KINDS.iter().copied().chain(["events", "max_age"]).collect();
             cx.at_key(
                 &[path.clone(), vec![k.clone()]].concat(),
                 format!("unknown key '{k}' in receiver '{name}'"),
@@ -297,5 +303,5 @@ pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
         return None;
     }
     let kind: Notifier = cx.de(&Value::Object(body), &path)?;
-    Some(Receiver { name: name.to_string(), kind, events })
+    Some(Receiver { name: name.to_string(), kind, events, max_age })
 }

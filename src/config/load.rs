@@ -23,7 +23,8 @@ pub struct Loaded {
 }
 
 const TOP: &[&str] = &["server", "storage", "checklist", "window", "sources", "notify", "probes", "items", "templates"];
-pub(super) const PROBE_META: &[&str] = &["every", "cron", "initial_delay", "jitter", "description", "use", "with"];
+pub(super) const PROBE_META: &[&str] =
+    &["every", "cron", "initial_delay", "jitter", "description", "use", "with", "error_limit"];
 /// Probes run every minute unless told otherwise.
 pub(super) const DEFAULT_EVERY: Duration = Duration::from_secs(60);
 

@@ -58,11 +58,15 @@ pub struct Server {
     pub listen: String,
     #[serde(default)]
     pub api_token: Option<String>,
+    /// Base URL people and receivers use to reach this shipwatch (links in notifications).
+    /// Default: `http://<listen>`.
+    #[serde(default)]
+    pub external_url: Option<String>,
 }
 
 impl Default for Server {
     fn default() -> Self {
-        Server { listen: default_listen(), api_token: None }
+        Server { listen: default_listen(), api_token: None, external_url: None }
     }
 }
 
@@ -178,6 +182,8 @@ pub struct Receiver {
     pub kind: Notifier,
     /// Events sent to this receiver for every release and item.
     pub events: Vec<EventKind>,
+    /// Give up (dead-letter) on a notification this old (default 1h).
+    pub max_age: Duration,
 }
 
 /// How a receiver is reached. One file per kind under `notify/`.
@@ -220,6 +226,8 @@ pub struct ProbeDef {
     pub description: Option<String>,
     /// The template it came from, if any.
     pub template: Option<String>,
+    /// After this many `error` results in a row shipwatch is blind: `verifier.blind` (default 4).
+    pub error_limit: u32,
 }
 
 /// When an item ticks.

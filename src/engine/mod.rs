@@ -5,7 +5,11 @@
 //! is written to the store (one transaction) *before* it becomes visible in memory or is
 //! announced as an event, so a crash never shows a state that was not stored.
 
+mod deliver;
+mod keeper;
 mod ops;
+pub mod report;
+mod route;
 mod runner;
 mod settle;
 mod view;
@@ -63,6 +67,8 @@ pub(crate) struct Inner {
     tracker: TaskTracker,
     store_ok: AtomicBool,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes the delivery loop when notifications are queued.
+    outbox_wake: tokio::sync::Notify,
 }
 
 /// A handle to the running engine; cheap to clone.
@@ -89,10 +95,13 @@ impl Engine {
             tracker: TaskTracker::new(),
             store_ok: AtomicBool::new(true),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            outbox_wake: tokio::sync::Notify::new(),
         });
         let engine = Engine(inner);
         engine.recover()?;
         runner::spawn_housekeeping(&engine.0);
+        deliver::spawn(&engine.0);
+        keeper::spawn(&engine.0);
         Ok(engine)
     }
 

@@ -94,7 +94,11 @@ impl Inner {
         let mut fx = Effects::default();
         let out = f(&cfg, &mut work, now, &mut fx)?;
         settle::settle(&cfg, &mut work, now, &mut fx);
+        self.route(&cfg, &work, now, &mut fx);
         self.write(&fx.batch(&work))?;
+        if !fx.outbox.is_empty() {
+            self.outbox_wake.notify_one();
+        }
         let closed = was_active && !work.release.state.is_active();
         state.insert(id.to_string(), work);
         drop(state);
@@ -103,6 +107,20 @@ impl Inner {
         }
         self.emit(fx.events);
         Ok(out)
+    }
+
+    /// Queue notifications for the events in `fx` (with the final report on a verdict).
+    fn route(&self, cfg: &Config, rel: &Rel, now: DateTime<Utc>, fx: &mut Effects) {
+        if fx.events.is_empty() || cfg.notify.is_empty() {
+            return;
+        }
+        let verdict = fx.events.iter().any(|e| matches!(e.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed));
+        let report = verdict.then(|| {
+            let mut h = self.store.history(&rel.release.id).unwrap_or_default();
+            h.extend(fx.history.iter().cloned());
+            super::report::build(cfg, rel, &h, now)
+        });
+        fx.outbox.extend(super::route::route(cfg, rel, &fx.events, now, report.as_ref()));
     }
 
     /// Record one probe run (called by the probe tasks).
@@ -233,17 +251,22 @@ impl Engine {
             to: rel.release.state.as_str().into(),
             message: format!("release {} {} started", rel.release.service, rel.release.version),
         };
-        let batch = crate::store::Batch {
-            releases: vec![rel.release.clone()],
-            items: rel.items.values().cloned().collect(),
-            history: vec![history],
-            ..Default::default()
-        };
-        inner.write(&batch)?;
         let mut fx = Effects::default();
         fx.event(&rel, EventKind::ReleaseStarted, None, None, now, format!("release {id} started"));
         if rel.release.state == ReleaseState::Deployed {
             fx.event(&rel, EventKind::ReleaseDeployed, None, None, now, format!("release {id} deployed"));
+        }
+        inner.route(&cfg, &rel, now, &mut fx);
+        let batch = crate::store::Batch {
+            releases: vec![rel.release.clone()],
+            items: rel.items.values().cloned().collect(),
+            history: vec![history],
+            outbox: fx.outbox.clone(),
+            ..Default::default()
+        };
+        inner.write(&batch)?;
+        if !fx.outbox.is_empty() {
+            inner.outbox_wake.notify_one();
         }
         state.insert(id.clone(), rel);
         drop(state);

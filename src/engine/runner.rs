@@ -88,6 +88,7 @@ impl ProbeTask {
             let started = clock.now();
             self.ctx.at(started);
             let limit = self.def.kind.timeout() + Duration::from_secs(1);
+            let t0 = tokio::time::Instant::now();
             let outcome = tokio::select! {
                 _ = token.cancelled() => return,
                 o = tokio::time::timeout(limit, self.def.kind.run(&self.ctx, &self.inner.rt)) => o.unwrap_or_else(|_| {
@@ -95,6 +96,7 @@ impl ProbeTask {
                 }),
             };
             tracing::debug!(release = %self.release, probe = %self.def.name, status = outcome.status.as_str(), "probe ran");
+            self.inner.metrics.probe_ran(&self.def.name, self.def.kind.name(), outcome.status, t0.elapsed());
             let inner = self.inner.clone();
             let (release, probe) = (self.release.clone(), self.def.name.clone());
             // SQLite writes are blocking; keep them off the async workers.

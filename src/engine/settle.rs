@@ -22,6 +22,10 @@ pub(crate) struct Effects {
     pub events: Vec<Event>,
     pub items: BTreeSet<String>,
     pub release_changed: bool,
+    /// Notifications to queue, written with the change that caused them.
+    pub outbox: Vec<crate::store::OutboxRecord>,
+    /// Outbox rows delivered (removed with the change they cause).
+    pub delivered: Vec<i64>,
 }
 
 impl Effects {
@@ -32,6 +36,8 @@ impl Effects {
             items: self.items.iter().filter_map(|i| rel.items.get(i).cloned()).collect(),
             results: self.results.clone(),
             history: self.history.clone(),
+            outbox: self.outbox.clone(),
+            delivered: self.delivered.clone(),
         }
     }
 
@@ -123,6 +129,26 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
             record_change(rel, id, Some(&result.probe), c, Some(ev), at, fx);
         }
     }
+    // Blind: the probe could not measure `error_limit` times in a row (announced once per streak).
+    if let Some(def) = cfg.probes.get(&result.probe)
+        && result.status == crate::probe::Status::Error
+    {
+        let streak = rel
+            .items
+            .values()
+            .filter_map(|i| i.tracks.get(&result.probe))
+            .map(|t| t.consecutive_error)
+            .max()
+            .unwrap_or(0);
+        if streak == def.error_limit {
+            let msg =
+                format!("{}: could not measure {streak} times in a row: {}", result.probe, result.evidence.message);
+            fx.event(rel, EventKind::VerifierBlind, None, Some(&result.probe), at, msg);
+            if let Some(e) = fx.events.last_mut() {
+                e.evidence = Some(result.evidence.clone());
+            }
+        }
+    }
     rel.last.insert(result.probe.clone(), result.clone());
     fx.results.push(result);
 }
@@ -197,7 +223,8 @@ fn tick_actions(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effect
         let ev = fx.events[i].clone();
         i += 1;
         for (id, b) in &cfg.items {
-            if b.on != Some(ev.kind) {
+            // Action items with receivers tick when their notification is delivered.
+            if b.on != Some(ev.kind) || !b.notify.is_empty() {
                 continue;
             }
             let Some(item) = rel.items.get_mut(id) else { continue };

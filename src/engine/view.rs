@@ -169,6 +169,30 @@ impl Engine {
         Ok(self.0.store.history(id)?)
     }
 
+    /// The release report (JSON): final once the release is closed.
+    pub fn report(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+        let history = self.history(id)?;
+        self.with(id, |cfg, rel, now| Some(super::report::build(cfg, rel, &history, now)))
+    }
+
+    /// Outbox rows (pending and dead-lettered), as the API shows them.
+    pub fn outbox(&self) -> Result<Vec<serde_json::Value>, EngineError> {
+        Ok(self
+            .0
+            .store
+            .outbox()?
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "key": r.key, "receiver": r.receiver, "event": r.notification.event.kind,
+                    "release": r.notification.release.id, "item": r.notification.event.item,
+                    "action_item": r.action_item, "attempts": r.attempts, "created_at": r.created_at,
+                    "next_at": r.next_at, "last_error": r.last_error, "dead": r.dead,
+                })
+            })
+            .collect())
+    }
+
     /// The team's checklist with `[x]` on complete items and a short note.
     pub fn checklist_md(&self, id: &str) -> Result<String, EngineError> {
         self.with(id, |cfg, rel, _| {

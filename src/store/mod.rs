@@ -27,6 +27,28 @@ pub enum StoreError {
     Dir { path: String, source: std::io::Error },
 }
 
+/// A notification waiting in the durable outbox (or dead-lettered).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutboxRecord {
+    /// Row id; 0 for a record not stored yet.
+    pub id: i64,
+    /// Idempotency key (unique): the same notification is never queued twice.
+    pub key: String,
+    pub receiver: String,
+    pub notification: crate::notify::Notification,
+    /// Item ticked when this notification is delivered (`on: EVENT` action items).
+    #[serde(default)]
+    pub action_item: Option<String>,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub next_at: DateTime<Utc>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Gave up: too old or rejected for good. Kept for the API and logs.
+    #[serde(default)]
+    pub dead: bool,
+}
+
 /// Changes written together, atomically.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -34,11 +56,20 @@ pub struct Batch {
     pub items: Vec<ItemRecord>,
     pub results: Vec<ResultRecord>,
     pub history: Vec<HistoryRecord>,
+    /// New notifications to queue (ignored if their key is already queued or delivered).
+    pub outbox: Vec<OutboxRecord>,
+    /// Outbox rows delivered: removed in the same transaction.
+    pub delivered: Vec<i64>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.releases.is_empty() && self.items.is_empty() && self.results.is_empty() && self.history.is_empty()
+        self.releases.is_empty()
+            && self.items.is_empty()
+            && self.results.is_empty()
+            && self.history.is_empty()
+            && self.outbox.is_empty()
+            && self.delivered.is_empty()
     }
 }
 
@@ -58,4 +89,13 @@ pub trait Store: Send + Sync + 'static {
     fn prune_results(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
     /// Cheap health check for `/-/ready`.
     fn ping(&self) -> Result<(), StoreError>;
+    /// Outbox rows due for a delivery attempt (not dead, `next_at` ≤ `now`), oldest first.
+    fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+    /// Every outbox row, pending and dead.
+    fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError>;
+    /// Record a failed attempt (attempts, next_at, last_error, dead).
+    fn outbox_update(&self, rec: &OutboxRecord) -> Result<(), StoreError>;
+    /// Small named state blobs (notifier state such as alerts sent to Alertmanager).
+    fn state_get(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn state_put(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }

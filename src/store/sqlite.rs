@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Batch, Store, StoreError};
+use super::{Batch, OutboxRecord, Store, StoreError};
 use crate::release::{HistoryRecord, ItemRecord, Release, ResultRecord};
 
 /// Schema migrations, applied in order; index + 1 is the version.
@@ -26,6 +26,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, release_id TEXT NOT NULL,
                            body TEXT NOT NULL);
      CREATE INDEX history_by_release ON history (release_id, id);",
+    // 2: the durable notification outbox; delivered keys are remembered so a replay never
+    //    queues a notification twice; small named state blobs for notifiers.
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+                          next_at_ms INTEGER NOT NULL, dead INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL);
+     CREATE INDEX outbox_due ON outbox (dead, next_at_ms);
+     CREATE TABLE delivered (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+     CREATE TABLE state (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// SQLite-backed [`Store`].
@@ -124,6 +131,23 @@ impl Store for SqliteStore {
             for h in &b.history {
                 hist.execute(params![h.release_id, json(h)])?;
             }
+            let mut out = tx.prepare_cached(
+                "INSERT INTO outbox (key, next_at_ms, dead, body) SELECT ?1, ?2, 0, ?3
+                 WHERE NOT EXISTS (SELECT 1 FROM delivered WHERE key = ?1)
+                 ON CONFLICT (key) DO NOTHING",
+            )?;
+            for o in &b.outbox {
+                out.execute(params![o.key, ms(o.next_at), json(o)])?;
+            }
+            let mut done = tx.prepare_cached(
+                "INSERT OR IGNORE INTO delivered (key, at_ms) SELECT key, ?2 FROM outbox WHERE id = ?1",
+            )?;
+            let mut del = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+            let now = ms(Utc::now());
+            for id in &b.delivered {
+                done.execute(params![id, now])?;
+                del.execute(params![id])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -171,6 +195,55 @@ impl Store for SqliteStore {
 
     fn prune_results(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         Ok(self.conn().execute("DELETE FROM results WHERE at_ms < ?1", [ms(before)])?)
+    }
+
+    fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT id, body FROM outbox WHERE dead = 0 AND next_at_ms <= ?1 ORDER BY next_at_ms, id LIMIT ?2",
+        )?;
+        let rows =
+            st.query_map(params![ms(now), limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|row| {
+            let (id, body) = row?;
+            let mut rec: OutboxRecord = parse("outbox", &body)?;
+            rec.id = id;
+            Ok(rec)
+        })
+        .collect()
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT id, body FROM outbox ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|row| {
+            let (id, body) = row?;
+            let mut rec: OutboxRecord = parse("outbox", &body)?;
+            rec.id = id;
+            Ok(rec)
+        })
+        .collect()
+    }
+
+    fn outbox_update(&self, rec: &OutboxRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE outbox SET next_at_ms = ?2, dead = ?3, body = ?4 WHERE id = ?1",
+            params![rec.id, ms(rec.next_at), rec.dead as i64, json(rec)],
+        )?;
+        Ok(())
+    }
+
+    fn state_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn().query_row("SELECT value FROM state WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    }
+
+    fn state_put(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -54,7 +54,7 @@ fn round_trip_survives_reopen() {
             releases: vec![r.clone()],
             items: vec![item],
             results: vec![result(&r.id, "p", Utc::now())],
-            history: vec![],
+            ..Default::default()
         })
         .unwrap();
     }
@@ -100,4 +100,72 @@ fn refuses_newer_schema() {
     Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let err = SqliteStore::open(&path).err().expect("must refuse");
     assert!(err.to_string().contains("newer than this shipwatch"), "{err}");
+}
+
+fn outbox_rec(key: &str, next_at: DateTime<Utc>) -> crate::store::OutboxRecord {
+    let r = release("a");
+    crate::store::OutboxRecord {
+        id: 0,
+        key: key.into(),
+        receiver: "hook".into(),
+        notification: crate::notify::Notification {
+            version: 1,
+            key: key.into(),
+            receiver: "hook".into(),
+            event: crate::event::Event {
+                kind: crate::event::EventKind::ItemRegressed,
+                release: "a".into(),
+                item: Some("x".into()),
+                probe: None,
+                at: Utc::now(),
+                message: "m".into(),
+                evidence: None,
+            },
+            release: r,
+            item: None,
+            evidence: None,
+            link: "http://x".into(),
+            report: None,
+        },
+        action_item: None,
+        attempts: 0,
+        created_at: Utc::now(),
+        next_at,
+        last_error: None,
+        dead: false,
+    }
+}
+
+#[test]
+fn outbox_queues_once_and_never_requeues_delivered() {
+    let s = SqliteStore::memory().unwrap();
+    let now = Utc::now();
+    let later = now + chrono::Duration::seconds(60);
+    s.apply(&Batch {
+        outbox: vec![outbox_rec("k1", now), outbox_rec("k2", later), outbox_rec("k1", now)],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.outbox().unwrap().len(), 2, "duplicate key queued once");
+    let due = s.outbox_due(now, 10).unwrap();
+    assert_eq!(due.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec!["k1"], "only due rows");
+    let mut failed = due[0].clone();
+    failed.attempts = 1;
+    failed.next_at = later;
+    failed.last_error = Some("HTTP 500".into());
+    s.outbox_update(&failed).unwrap();
+    assert!(s.outbox_due(now, 10).unwrap().is_empty(), "retry waits for next_at");
+    s.apply(&Batch { delivered: vec![failed.id], ..Default::default() }).unwrap();
+    s.apply(&Batch { outbox: vec![outbox_rec("k1", now)], ..Default::default() }).unwrap();
+    let keys: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.key).collect();
+    assert_eq!(keys, vec!["k2"], "a delivered key is never queued again");
+}
+
+#[test]
+fn state_blobs_round_trip() {
+    let s = SqliteStore::memory().unwrap();
+    assert_eq!(s.state_get("x").unwrap(), None);
+    s.state_put("x", "1").unwrap();
+    s.state_put("x", "2").unwrap();
+    assert_eq!(s.state_get("x").unwrap().as_deref(), Some("2"));
 }

@@ -1,16 +1,118 @@
-//! The on-call status page (being written).
+//! The on-call status page: server-rendered HTML (maud templates, one embedded stylesheet, no
+//! JavaScript) that refreshes itself every 15 seconds.
+//!
+//! - `GET /` ([`index`]): every active release, red first, with its window progress and item
+//!   counts (and the red items named), then the recently closed releases with their verdict.
+//! - `GET /releases/{id}` ([`release`]): the team's checklist grouped by its own headings, each
+//!   item's state (icon *and* word), its evidence, a strip of recent results per probe, and the
+//!   items people ticked or waived.
+//!
+//! Handlers only read through [`AppState`]; every displayed string from evidence or config
+//! passes through the config's redactor (on top of the engine's own redaction), and maud
+//! escapes all of it.
+
+mod index;
+mod layout;
+mod release;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
 
 use crate::api::AppState;
+use crate::engine::EngineError;
+use crate::redact::Redactor;
+
+/// What every template needs: the redactor and the time the page is rendered at.
+pub(crate) struct Ctx {
+    redactor: Redactor,
+    now: DateTime<Utc>,
+}
+
+impl Ctx {
+    fn new(st: &AppState) -> Self {
+        Ctx { redactor: st.engine.config().redactor.clone(), now: Utc::now() }
+    }
+
+    /// A string safe to show: secrets masked (maud escapes HTML).
+    fn s(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+}
 
 /// `GET /`: every release, red first.
-pub async fn index(State(_st): State<AppState>) -> Response {
-    Html("<!doctype html><title>shipwatch</title><p>status page coming</p>").into_response()
+pub async fn index(State(st): State<AppState>) -> Response {
+    let ctx = Ctx::new(&st);
+    let engine = st.engine.clone();
+    // Named red items come from the detailed views (in memory, no store reads).
+    let markup = index::page(&ctx, &engine.releases(), |id| engine.release(id).ok());
+    Html(markup.into_string()).into_response()
 }
 
 /// `GET /releases/{id}`: one release's checklist with evidence.
-pub async fn release(State(_st): State<AppState>, Path(_id): Path<String>) -> Response {
-    Html("<!doctype html><title>shipwatch</title><p>release page coming</p>").into_response()
+pub async fn release(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    let ctx = Ctx::new(&st);
+    let engine = st.engine.clone();
+    // Recent results are read from the store (blocking SQLite): off the async workers.
+    let page = tokio::task::spawn_blocking(move || -> Result<Markup, EngineError> {
+        let view = engine.release(&id)?;
+        let cfg = engine.config();
+        Ok(release::page(&ctx, &cfg, &view, |probe| engine.results(&id, Some(probe), release::STRIP).ok()))
+    })
+    .await;
+    match page {
+        Ok(Ok(markup)) => Html(markup.into_string()).into_response(),
+        Ok(Err(EngineError::NotFound(msg))) => error_page(StatusCode::NOT_FOUND, "Release not found", &msg),
+        Ok(Err(e)) => error_page(StatusCode::SERVICE_UNAVAILABLE, "Cannot show this release", &e.to_string()),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Cannot show this release", &e.to_string()),
+    }
+}
+
+/// A small HTML error page with a way back.
+fn error_page(code: StatusCode, title: &str, detail: &str) -> Response {
+    let body = html! {
+        h1 { (title) }
+        p.notice { (detail) }
+        p { a href="/" { "← All releases" } }
+    };
+    (code, Html(layout::page(title, false, body).into_string())).into_response()
+}
+
+/// `12h 3m`, `3m 20s`, `2d 4h`, `42s`: the two largest units.
+pub(crate) fn human(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) if sec == 0 => format!("{m}m"),
+        (0, 0, _) => format!("{m}m {sec}s"),
+        (0, _, 0) => format!("{h}h"),
+        (0, _, _) => format!("{h}h {m}m"),
+        (_, 0, _) => format!("{d}d"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_durations_show_two_units() {
+        for (secs, want) in [
+            (0.0, "0s"),
+            (42.4, "42s"),
+            (60.0, "1m"),
+            (200.0, "3m 20s"),
+            (3600.0, "1h"),
+            (43_380.0, "12h 3m"),
+            (86_400.0, "1d"),
+            (187_200.0, "2d 4h"),
+            (-5.0, "0s"),
+        ] {
+            assert_eq!(human(secs), want, "{secs}");
+        }
+    }
 }

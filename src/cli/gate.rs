@@ -1,0 +1,394 @@
+//! `shipwatch gate ID`: a CI/CD step that waits on shipwatch's answer for a release.
+//!
+//! Polls `GET /api/v1/releases/{id}` until the selected items (see [`select`]) are all
+//! `complete` or `waived` (exit 0), one of them is `failing`/`regressed` or the release `failed`
+//! (exit 1), or `--timeout` passes (exit 2). Setup errors (unknown release or item, bad flags,
+//! daemon unreachable at the start) exit 1. A live progress line goes to stderr (rewritten in
+//! place on a terminal, a line per change otherwise); `--junit FILE` writes a JUnit report.
+
+mod select;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::ServerArgs;
+use super::client::{self, Failure};
+use super::junit::{self, Case, Suite, Verdict};
+use select::Selection;
+
+/// Exit codes: the contract with CI.
+const PASSED: u8 = 0;
+const FAILED: u8 = 1;
+const TIMED_OUT: u8 = 2;
+
+#[derive(clap::Args, Debug)]
+pub struct GateArgs {
+    /// Release id (as printed by `release start`).
+    pub id: String,
+    /// Wait for these item ids (comma-separated) instead of every automated item.
+    #[arg(long)]
+    pub items: Option<String>,
+    /// Wait for the items under this checklist heading (or any heading enclosing them).
+    #[arg(long)]
+    pub section: Option<String>,
+    /// Give up after this long (exit 2), e.g. 90s, 10m, 1h.
+    #[arg(long, default_value = "10m")]
+    pub timeout: String,
+    /// How often to ask the daemon.
+    #[arg(long, default_value = "2s")]
+    pub interval: String,
+    /// Write a JUnit XML report here (atomically).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// How a gate ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Passed,
+    /// Red items, or the release failed (with its reason).
+    Failed {
+        red: Vec<String>,
+        release: Option<String>,
+    },
+    TimedOut,
+    /// The daemon refused mid-way (release gone, token revoked).
+    Aborted(String),
+}
+
+fn parse_dur(flag: &str, s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("{flag} must be more than 0")),
+        Err(e) => Err(format!("{flag} {s:?} is not a duration ({e}); write e.g. 30s, 10m, 1h")),
+    }
+}
+
+/// `1h2m3s`, `1m20s`, `45s`; rounded up (time left: "0s" only shows at the end).
+fn compact(d: Duration) -> String {
+    compact_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+/// Like [`compact`], rounded down (time taken: a 3s timeout does not read "after 4s").
+fn compact_floor(d: Duration) -> String {
+    compact_secs(d.as_secs())
+}
+
+fn compact_secs(t: u64) -> String {
+    let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+fn state_of<'a>(rel: &'a Value, id: &str) -> &'a str {
+    item(rel, id).and_then(|i| i["state"].as_str()).unwrap_or("pending")
+}
+
+fn item<'a>(rel: &'a Value, id: &str) -> Option<&'a Value> {
+    rel["items"].as_array()?.iter().find(|i| i["id"] == id)
+}
+
+fn is_done(state: &str) -> bool {
+    matches!(state, "complete" | "waived")
+}
+
+fn is_red(state: &str) -> bool {
+    matches!(state, "failing" | "regressed")
+}
+
+/// Red items first, then a failed release, then all done; `None` while still waiting.
+fn verdict(rel: &Value, selected: &[String]) -> Option<Outcome> {
+    let red: Vec<String> = selected.iter().filter(|i| is_red(state_of(rel, i))).cloned().collect();
+    let failed = rel["state"] == "failed";
+    if !red.is_empty() || failed {
+        let reason = failed.then(|| rel["reason"].as_str().unwrap_or("no reason given").to_string());
+        return Some(Outcome::Failed { red, release: reason });
+    }
+    selected.iter().all(|i| is_done(state_of(rel, i))).then_some(Outcome::Passed)
+}
+
+/// `gate ID: 3/5 complete, 2 pending — 1m20s left` (the part before `—` is the change key).
+fn progress_line(id: &str, rel: &Value, selected: &[String], left: Duration) -> (String, String) {
+    let states: Vec<&str> = selected.iter().map(|i| state_of(rel, i)).collect();
+    let n = |f: fn(&str) -> bool| states.iter().filter(|s| f(s)).count();
+    let mut key = format!("gate {id}: {}/{} complete", n(is_done), states.len());
+    let waived = n(|s| s == "waived");
+    if waived > 0 {
+        key.push_str(&format!(" ({waived} waived)"));
+    }
+    key.push_str(&format!(", {} pending", n(|s| s == "pending")));
+    let manual = n(|s| s == "manual");
+    if manual > 0 {
+        key.push_str(&format!(", {manual} manual (waiting for a tick)"));
+    }
+    let line = format!("{key} — {} left", compact(left));
+    (key, line)
+}
+
+/// The progress line on stderr.
+struct Progress {
+    tty: bool,
+    shown: bool,
+    last_key: String,
+    last_print: Option<Instant>,
+}
+
+impl Progress {
+    fn show(&mut self, key: &str, line: &str) {
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+            self.shown = true;
+        } else if key != self.last_key || self.last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+            let _ = writeln!(err, "{line}");
+            self.last_key = key.to_string();
+            self.last_print = Some(Instant::now());
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.tty && self.shown {
+            eprintln!();
+            self.shown = false;
+        }
+    }
+}
+
+/// What to say about an item's evidence: its message and the details, one per line.
+fn evidence_text(it: &Value) -> (String, String) {
+    let ev = &it["evidence"];
+    let e = &ev["evidence"];
+    let message = e["message"].as_str().unwrap_or("").to_string();
+    let mut lines = Vec::new();
+    if let Some(p) = ev["probe"].as_str() {
+        lines.push(format!("probe: {p} ({})", ev["status"].as_str().unwrap_or("?")));
+    }
+    for (k, label) in [("target", "target"), ("expected", "expected"), ("observed", "observed")] {
+        if let Some(v) = e[k].as_str() {
+            lines.push(format!("{label}: {v}"));
+        }
+    }
+    for (k, label) in [("status_code", "HTTP status"), ("exit_code", "exit code"), ("latency_ms", "latency ms")] {
+        if !e[k].is_null() {
+            lines.push(format!("{label}: {}", e[k]));
+        }
+    }
+    if let Some(a) = e["alerts"].as_array().filter(|a| !a.is_empty()) {
+        let names: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+        lines.push(format!("alerts: {}", names.join(", ")));
+    }
+    if !message.is_empty() {
+        lines.push(message.clone());
+    }
+    (message, lines.join("\n"))
+}
+
+/// Latest probe results of a waiting item, for the timed-out report.
+fn last_results(it: &Value) -> String {
+    let rs: Vec<String> = it["last_results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let (p, s) = (r["probe"].as_str().unwrap_or("?"), r["status"].as_str().unwrap_or("?"));
+                    format!("last {p}: {s} — {}", r["evidence"]["message"].as_str().unwrap_or(""))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    rs.join("\n")
+}
+
+/// The JUnit cases for the selected items as they ended.
+fn cases(rel: &Value, selected: &[String], outcome: &Outcome, done_at: &HashMap<String, f64>, total: f64) -> Vec<Case> {
+    selected
+        .iter()
+        .map(|id| {
+            let it = item(rel, id).cloned().unwrap_or(Value::Null);
+            let state = it["state"].as_str().unwrap_or("pending");
+            let (message, body) = evidence_text(&it);
+            let verdict = if is_done(state) {
+                Verdict::Passed
+            } else if is_red(state) {
+                Verdict::Failure { message: format!("{state}: {message}"), body }
+            } else {
+                let body = format!("still {state}\n{}", last_results(&it)).trim_end().to_string();
+                match outcome {
+                    Outcome::TimedOut => Verdict::Error { message: "timed out".into(), body },
+                    Outcome::Failed { release: Some(r), .. } => {
+                        Verdict::Failure { message: format!("release failed: {r}"), body }
+                    }
+                    _ => Verdict::Skipped { message: format!("not finished when the gate stopped ({state})") },
+                }
+            };
+            let output = is_done(state).then(|| {
+                let by = it["by"].as_str().map(|b| format!("{state} by {b}")).unwrap_or_else(|| state.to_string());
+                let why = it["note"].as_str().map(String::from).unwrap_or(message);
+                if why.is_empty() { by } else { format!("{by}: {why}") }
+            });
+            Case {
+                classname: it["section"].as_str().unwrap_or("checklist").to_string(),
+                name: it["text"].as_str().unwrap_or(id).to_string(),
+                time_s: done_at.get(id).copied().unwrap_or(total),
+                verdict,
+                output,
+            }
+        })
+        .collect()
+}
+
+/// Print the final verdict on stdout and return its exit code.
+fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed: Duration) -> u8 {
+    let done = selected.iter().filter(|i| is_done(state_of(rel, i))).count();
+    let total = selected.len();
+    match outcome {
+        Outcome::Passed => {
+            println!("gate {id}: passed — {done}/{total} items complete after {}", compact_floor(elapsed));
+            PASSED
+        }
+        Outcome::Failed { red, release } => {
+            println!("gate {id}: FAILED — {done}/{total} items complete");
+            for r in red {
+                let it = item(rel, r).cloned().unwrap_or(Value::Null);
+                println!("  ✗ {r} is {}: {}", state_of(rel, r), evidence_text(&it).0);
+            }
+            if let Some(reason) = release {
+                println!("  ✗ release {id} failed: {reason}");
+            }
+            FAILED
+        }
+        Outcome::TimedOut => {
+            println!(
+                "gate {id}: timed out after {} — {done}/{total} items complete; still waiting for:",
+                compact(elapsed)
+            );
+            for i in selected.iter().filter(|i| !is_done(state_of(rel, i))) {
+                println!("  … {i} ({})", state_of(rel, i));
+            }
+            TIMED_OUT
+        }
+        Outcome::Aborted(msg) => {
+            println!("gate {id}: stopped — {msg}");
+            FAILED
+        }
+    }
+}
+
+/// Write the JUnit report, if asked; a report that cannot be written turns the exit code to 1.
+fn write_junit(a: &GateArgs, started: chrono::DateTime<chrono::Utc>, elapsed: f64, cases: Vec<Case>, code: u8) -> u8 {
+    let Some(path) = &a.junit else { return code };
+    let suite = Suite {
+        name: format!("shipwatch gate {}", a.id),
+        time_s: elapsed,
+        timestamp: started.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        cases,
+    };
+    match junit::write_atomic(path, &junit::render(&suite)) {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("shipwatch: cannot write the JUnit report {}: {e}", path.display());
+            FAILED
+        }
+    }
+}
+
+/// A gate that could not start: print why, write a one-case report if asked, exit 1.
+fn setup_error(a: &GateArgs, started: chrono::DateTime<chrono::Utc>, msg: &str) -> ExitCode {
+    eprintln!("shipwatch: {msg}");
+    let case = Case {
+        classname: "shipwatch".into(),
+        name: "gate setup".into(),
+        time_s: 0.0,
+        verdict: Verdict::Error { message: msg.lines().next().unwrap_or("").into(), body: msg.into() },
+        output: None,
+    };
+    ExitCode::from(write_junit(a, started, 0.0, vec![case], FAILED))
+}
+
+/// Run the gate.
+pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
+    let (start, started) = (Instant::now(), chrono::Utc::now());
+    let settings = parse_dur("--timeout", &a.timeout).and_then(|t| {
+        let i = parse_dur("--interval", &a.interval)?;
+        let sel = Selection::from_args(a.items.as_deref(), a.section.as_deref())?;
+        Ok((t, i.max(Duration::from_millis(100)), sel))
+    });
+    let (timeout, interval, selection) = match settings {
+        Ok(s) => s,
+        Err(msg) => return Ok(setup_error(&a, started, &msg)),
+    };
+    let deadline = start + timeout;
+    let (server, id) = (a.server.server.as_str(), a.id.as_str());
+    let path = format!("/api/v1/releases/{id}");
+    let fetch = |path: String| async move {
+        match tokio::time::timeout_at(deadline.into(), client::get(server, &path)).await {
+            Ok(Ok(resp)) => resp.json::<Value>().await.map_err(|e| Failure::Unreachable(e.to_string())).map(Some),
+            Ok(Err(f)) => Err(f),
+            Err(_) => Ok(None),
+        }
+    };
+    let mut rel = match fetch(path.clone()).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return Ok(setup_error(&a, started, &format!("no answer from {server} within {}", a.timeout))),
+        Err(f) => return Ok(setup_error(&a, started, &f.to_string())),
+    };
+    let items = rel["items"].as_array().cloned().unwrap_or_default();
+    let paths = match &selection {
+        Selection::Section(_) => match client::get(server, &format!("{path}/checklist.md")).await {
+            Ok(r) => select::section_paths(&r.text().await.unwrap_or_default(), &items),
+            Err(_) => HashMap::new(),
+        },
+        _ => HashMap::new(),
+    };
+    let selected = match select::select(id, &items, &selection, &paths) {
+        Ok(s) => s,
+        Err(msg) => return Ok(setup_error(&a, started, &msg)),
+    };
+    let mut progress =
+        Progress { tty: std::io::stderr().is_terminal(), shown: false, last_key: String::new(), last_print: None };
+    let mut done_at: HashMap<String, f64> = HashMap::new();
+    let mut trouble: Option<String> = None;
+    let outcome = loop {
+        let now = Instant::now();
+        for i in selected.iter().filter(|i| is_done(state_of(&rel, i))) {
+            done_at.entry(i.clone()).or_insert_with(|| now.duration_since(start).as_secs_f64());
+        }
+        if let Some(o) = verdict(&rel, &selected) {
+            break o;
+        }
+        if now >= deadline {
+            break Outcome::TimedOut;
+        }
+        let (key, mut line) = progress_line(id, &rel, &selected, deadline - now);
+        if let Some(t) = &trouble {
+            line.push_str(&format!(" ({t}; retrying)"));
+        }
+        progress.show(&key, &line);
+        tokio::time::sleep(interval.min(deadline - now)).await;
+        match fetch(path.clone()).await {
+            Ok(Some(v)) => (rel, trouble) = (v, None),
+            Ok(None) => {}
+            Err(Failure::Http(code @ (401 | 403 | 404), msg)) => break Outcome::Aborted(format!("{code}: {msg}")),
+            Err(f) => trouble = Some(f.to_string()),
+        }
+    };
+    progress.finish();
+    let elapsed = start.elapsed();
+    let code = report(id, &rel, &selected, &outcome, elapsed);
+    let cases = cases(&rel, &selected, &outcome, &done_at, elapsed.as_secs_f64());
+    Ok(ExitCode::from(write_junit(&a, started, elapsed.as_secs_f64(), cases, code)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! The delivery loop: sends due outbox notifications, removes them only after a 2xx (ticking
+//! action items in the same transaction), retries failures with exponential backoff and
+//! jitter, and dead-letters what is too old or rejected for good.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use super::Inner;
+use crate::notify::{self, DeliveryError};
+use crate::probe::Evidence;
+use crate::release::{ItemEvidence, ItemState};
+use crate::rules::Change;
+use crate::store::{Batch, OutboxRecord};
+
+/// Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s ... capped at 5 min, ±20% jitter.
+pub(crate) fn backoff(attempts: u32) -> Duration {
+    let base =
+        Duration::from_secs(1).saturating_mul(1u32 << attempts.min(9).saturating_sub(1)).min(Duration::from_secs(300));
+    let jitter = rand::random_range(0.8..1.2);
+    base.mul_f64(jitter)
+}
+
+/// Run the delivery loop until shutdown.
+pub(crate) fn spawn(inner: &Arc<Inner>) {
+    let inner = inner.clone();
+    let token = inner.shutdown.clone();
+    inner.clone().tracker.spawn(async move {
+        loop {
+            let due = {
+                let i = inner.clone();
+                tokio::task::spawn_blocking(move || i.store.outbox_due(i.clock.now(), 32)).await
+            };
+            match due {
+                Ok(Ok(rows)) if !rows.is_empty() => {
+                    let mut set = JoinSet::new();
+                    for rec in rows {
+                        set.spawn(deliver_one(inner.clone(), rec));
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        _ = async { while set.join_next().await.is_some() {} } => {}
+                    }
+                    continue;
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the outbox"),
+                _ => {}
+            }
+            if let Ok(all) = inner.store.outbox() {
+                inner.metrics.set_outbox_depth(all.iter().filter(|r| !r.dead).count() as i64);
+            }
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = inner.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    });
+}
+
+async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
+    let cfg = inner.config();
+    let now = inner.clock.now();
+    let Some(receiver) = cfg.notify.get(&rec.receiver).cloned() else {
+        rec.dead = true;
+        rec.last_error = Some(format!("receiver '{}' is no longer configured", rec.receiver));
+        finish_failed(&inner, rec);
+        return;
+    };
+    let cx = notify::Context {
+        http: inner.rt.http.clone(),
+        sources: inner.rt.sources.clone(),
+        redactor: cfg.redactor.clone(),
+    };
+    let result =
+        match tokio::time::timeout(Duration::from_secs(20), notify::deliver(&receiver.kind, &rec.notification, &cx))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(DeliveryError::Retry("no answer within 20s".into())),
+        };
+    inner.metrics.delivery(&rec.receiver, result.is_ok());
+    match result {
+        Ok(d) => {
+            tracing::info!(receiver = %rec.receiver, key = %rec.key, status = d.status, event = rec.notification.event.kind.as_str(), "notification delivered");
+            let id = rec.id;
+            let release = rec.release_id();
+            let action = rec.action_item.clone();
+            let receiver_name = rec.receiver.clone();
+            let i = inner.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                i.mutate(&release, |_, rel, now, fx| {
+                    fx.delivered.push(id);
+                    if let Some(item) = action.as_deref()
+                        && let Some(r) = rel.items.get_mut(item)
+                        && r.state == ItemState::Pending
+                    {
+                        r.state = ItemState::Complete;
+                        r.since = now;
+                        r.ever_complete = true;
+                        r.by = Some("shipwatch".into());
+                        let message = format!(
+                            "delivered to {receiver_name} (HTTP {}) at {}",
+                            d.status,
+                            now.format("%Y-%m-%d %H:%M:%S UTC")
+                        );
+                        let mut evidence =
+                            Evidence { message: message.clone(), status_code: Some(d.status), ..Default::default() };
+                        evidence.target = Some(receiver_name.clone());
+                        let ev = ItemEvidence { probe: None, status: None, evidence };
+                        let change = Change { from: ItemState::Pending, to: ItemState::Complete, message };
+                        super::settle::record_change(rel, item, None, change, Some(ev), now, fx);
+                    }
+                    Ok(())
+                })
+            })
+            .await;
+            if !matches!(res, Ok(Ok(()))) {
+                // The release is gone (or the store failed): still remove the row.
+                let _ = inner.store.apply(&Batch { delivered: vec![id], ..Default::default() });
+            }
+        }
+        Err(e) => {
+            rec.attempts += 1;
+            rec.last_error = Some(cfg.redactor.redact(&e.to_string()));
+            let age = (now - rec.created_at).to_std().unwrap_or_default();
+            rec.dead = matches!(e, DeliveryError::Permanent(_)) || age >= receiver.max_age;
+            rec.next_at = now + chrono::Duration::from_std(backoff(rec.attempts)).unwrap_or_default();
+            if rec.dead {
+                tracing::error!(receiver = %rec.receiver, key = %rec.key, attempts = rec.attempts, error = %e, "notification dead-lettered");
+            } else {
+                tracing::warn!(receiver = %rec.receiver, key = %rec.key, attempts = rec.attempts, error = %e, "delivery failed; will retry");
+            }
+            finish_failed(&inner, rec);
+        }
+    }
+    let _ = Utc::now();
+}
+
+fn finish_failed(inner: &Inner, rec: OutboxRecord) {
+    if let Err(e) = inner.store.outbox_update(&rec) {
+        tracing::warn!(error = %e, key = %rec.key, "cannot record the failed attempt");
+    }
+}
+
+impl OutboxRecord {
+    /// The release the notification is about.
+    pub fn release_id(&self) -> String {
+        self.notification.release.id.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        for (attempts, lo, hi) in [(1, 0.8, 1.2), (2, 1.6, 2.4), (4, 6.4, 9.6), (20, 240.0, 360.0)] {
+            let b = backoff(attempts).as_secs_f64();
+            assert!((lo..=hi).contains(&b), "attempt {attempts}: {b}");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The Alertmanager keeper: for each `alertmanager` receiver, every `interval`, push the alerts
+//! that should be firing now (regressed and failing items, blind probes of active releases)
+//! with `endsAt = now + 4 × interval`, and resolve — and keep re-sending as resolved for
+//! `resolve_for` — those that stopped. What was sent is stored, so alerts that ended while
+//! shipwatch was down are resolved at start-up.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Inner;
+use crate::config::{Config, Receiver};
+use crate::event::EventKind;
+use crate::notify::ItemInfo;
+use crate::notify::alertmanager::{self, AmAlert, Sent, Settings};
+use crate::release::ItemState;
+
+/// The alerts `receiver` should see firing now.
+fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Vec<AmAlert> {
+    let base = super::route::base_url(cfg);
+    let routed =
+        |notify: &[String], kind: EventKind| notify.contains(&receiver.name) || receiver.events.contains(&kind);
+    let mut out = vec![];
+    for rel in inner.state().values().filter(|r| r.release.state.is_active()) {
+        let r = &rel.release;
+        let link = format!("{base}/api/v1/releases/{}", r.id);
+        for (id, b) in &cfg.items {
+            let Some(rec) = rel.items.get(id) else { continue };
+            let (name, kind, title) = match rec.state {
+                ItemState::Regressed => ("ShipwatchRegression", EventKind::ItemRegressed, "Regression"),
+                ItemState::Failing => ("ShipwatchItemFailing", EventKind::ItemFailing, "Failing"),
+                _ => continue,
+            };
+            if !routed(&b.notify, kind) {
+                continue;
+            }
+            let text = cfg.checklist.get(id).map(|i| i.text.clone()).unwrap_or_else(|| id.clone());
+            let info = ItemInfo { id: id.clone(), text: text.clone(), section: None, state: rec.state.as_str().into() };
+            let why = rec.evidence.as_ref().map(|e| format!(" — {}", e.evidence.message)).unwrap_or_default();
+            let summary = format!("{title} — {} {} ({}): {text}{why}", r.service, r.version, r.environment);
+            let probe = rec.evidence.as_ref().and_then(|e| e.probe.as_deref());
+            out.push(alertmanager::alert(name, r, Some(&info), probe, &s.severity, &summary, &link, rec.since));
+        }
+        for (pname, def) in &cfg.probes {
+            let streak =
+                rel.items.values().filter_map(|i| i.tracks.get(pname)).map(|t| t.consecutive_error).max().unwrap_or(0);
+            if streak < def.error_limit {
+                continue;
+            }
+            let uses = cfg.items.values().any(|b| b.probes.contains(pname) && b.notify.contains(&receiver.name));
+            if !uses && !receiver.events.contains(&EventKind::VerifierBlind) {
+                continue;
+            }
+            let why = rel.last.get(pname).map(|l| format!(" — {}", l.evidence.message)).unwrap_or_default();
+            let summary =
+                format!("Blind — {} {} ({}): probe {pname} cannot measure{why}", r.service, r.version, r.environment);
+            let since = rel.last.get(pname).map(|l| l.at).unwrap_or(r.created_at);
+            out.push(alertmanager::alert("ShipwatchBlind", r, None, Some(pname), &s.severity, &summary, &link, since));
+        }
+    }
+    out
+}
+
+/// Start one keeper loop per Alertmanager receiver.
+pub(crate) fn spawn(inner: &Arc<Inner>) {
+    let cfg = inner.config();
+    for (name, receiver) in &cfg.notify {
+        let Some(settings) = alertmanager::settings(&receiver.kind) else { continue };
+        let (inner, name, token) = (inner.clone(), name.clone(), inner.shutdown.clone());
+        inner.clone().tracker.spawn(async move {
+            loop {
+                round(&inner, &name, &settings).await;
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(settings.interval) => {}
+                }
+            }
+        });
+    }
+}
+
+async fn round(inner: &Arc<Inner>, name: &str, s: &Settings) {
+    let cfg = inner.config();
+    let Some(receiver) = cfg.notify.get(name) else { return };
+    let Some(src) = inner.rt.sources.get(&s.source).cloned() else { return };
+    let key = format!("alertmanager:{name}");
+    let prev: BTreeMap<String, Sent> =
+        inner.store.state_get(&key).ok().flatten().and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+    let want = desired(inner, &cfg, receiver, s);
+    let (payload, next) = alertmanager::plan(&prev, &want, inner.clock.now(), s.interval, s.resolve_for);
+    if payload.is_empty() && next == prev {
+        return;
+    }
+    match alertmanager::post(&src, &payload).await {
+        Ok(_) => {
+            let json = serde_json::to_string(&next).unwrap_or_default();
+            if let Err(e) = inner.store.state_put(&key, &json) {
+                tracing::warn!(receiver = name, error = %e, "cannot store the alerts sent");
+            }
+        }
+        Err(e) => tracing::debug!(receiver = name, error = %e, "alert push failed; retrying next round"),
+    }
+}

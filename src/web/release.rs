@@ -1,0 +1,300 @@
+//! `GET /releases/{id}`: one release. What needs attention first, then the team's checklist
+//! grouped by its own headings (levels kept), each item with its state, evidence and a strip of
+//! recent results per probe, then the items people ticked or waived.
+
+use std::collections::BTreeMap;
+
+use maud::{Markup, html};
+
+use super::layout::{self, badge, counts, is_red, item_state, release_badge, when, window};
+use super::{Ctx, human};
+use crate::checklist::Checklist;
+use crate::config::{Binding, Config, PassRule};
+use crate::engine::{ItemView, ReleaseView};
+use crate::probe::Status;
+use crate::release::{ItemEvidence, ItemState, ResultRecord};
+
+/// Results shown per probe strip.
+pub(super) const STRIP: usize = 20;
+
+/// The release page. `results(probe)` gives a probe's latest results, newest first.
+pub(super) fn page(
+    ctx: &Ctx,
+    cfg: &Config,
+    view: &ReleaseView,
+    results: impl Fn(&str) -> Option<Vec<ResultRecord>>,
+) -> Markup {
+    let rel = &view.release;
+    let items: Vec<&ItemView> = view.items.iter().flatten().collect();
+    let by_id: BTreeMap<&str, &ItemView> = items.iter().map(|i| (i.id.as_str(), *i)).collect();
+    let mut strips: BTreeMap<&str, Vec<ResultRecord>> = BTreeMap::new();
+    for p in items.iter().flat_map(|i| i.probes.iter()) {
+        if !strips.contains_key(p.as_str()) {
+            let mut r = results(p).unwrap_or_default();
+            r.reverse(); // oldest first, newest at the right
+            strips.insert(p, r);
+        }
+    }
+    let red: Vec<&ItemView> =
+        items.iter().copied().filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed)).collect();
+    let people: Vec<&ItemView> = items
+        .iter()
+        .copied()
+        .filter(|i| {
+            i.by.as_deref().is_some_and(|b| b != "shipwatch" && b != "checklist") || i.state == ItemState::Waived
+        })
+        .collect();
+    let open_manual = items.iter().filter(|i| i.state == ItemState::Manual).count();
+    let removed: Vec<&ItemView> = items.iter().copied().filter(|i| cfg.checklist.get(&i.id).is_none()).collect();
+    let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, anchor);
+
+    let title = format!("{} {} · {}", ctx.s(&rel.service), ctx.s(&rel.version), ctx.s(&rel.environment));
+    let body = html! {
+        nav.crumbs aria-label="Breadcrumb" { a href="/" { "← All releases" } }
+        div class={ "release-head " @if is_red(view) { "red" } @else { "calm" } } {
+            h1 { (ctx.s(&rel.service)) " " span.version { (ctx.s(&rel.version)) } }
+            p.head-line { span.env { (ctx.s(&rel.environment)) } " " (release_badge(view)) }
+            @if let Some(why) = &rel.reason { p.reason { (ctx.s(why)) } }
+            (window(view))
+            (counts(&view.counts))
+            p.meta {
+                @if let Some(d) = rel.deployed_at { "deployed " (when(ctx, d)) } @else { "created " (when(ctx, rel.created_at)) }
+                @if let Some(c) = rel.closed_at { " · closed " (when(ctx, c)) }
+                @if rel.regressed { " · a regression extended the watch to the window max" }
+                " · id " code { (ctx.s(&rel.id)) }
+            }
+            p.links {
+                a href=(format!("/api/v1/releases/{}/checklist.md", rel.id)) { "checklist.md" } " · "
+                a href=(format!("/api/v1/releases/{}/results", rel.id)) { "results (JSON)" } " · "
+                a href=(format!("/api/v1/releases/{}", rel.id)) { "release (JSON)" }
+            }
+        }
+        @if !red.is_empty() {
+            section.attention aria-labelledby="attention" {
+                h2 #attention { span.icon aria-hidden="true" { "✗" } " Needs attention" }
+                ul.items { @for i in &red { (item(i, false)) } }
+            }
+        }
+        section.checklist aria-label="Checklist" {
+            (checklist(&cfg.checklist, |id| by_id.get(id).map(|i| item(i, true))))
+            @if !removed.is_empty() {
+                h2 { "No longer in the checklist" }
+                ul.items { @for i in &removed { (item(i, true)) } }
+            }
+        }
+        section.people aria-labelledby="people" {
+            h2 #people { "Ticked by people" }
+            @if people.is_empty() {
+                p.hint { "Nobody has ticked or waived an item of this release yet." }
+            } @else {
+                (people_table(ctx, &people))
+            }
+            p.hint {
+                (open_manual) " manual item" (if open_manual == 1 { "" } else { "s" })
+                " still open (marked ☐ in the checklist above); manual items never block the verdict. Tick one with "
+                code { "shipwatch tick " (ctx.s(&rel.id)) " ITEM --by NAME --note TEXT" } "."
+            }
+        }
+    };
+    layout::page(&title, true, body)
+}
+
+/// The checklist in document order: every heading that has items under it (at any depth), at
+/// its own level (`#` → `h2`, since the page title is the `h1`), followed by its direct items.
+fn checklist(cl: &Checklist, item: impl Fn(&str) -> Option<Markup>) -> Markup {
+    let lines: Vec<usize> = cl.sections.iter().map(|s| s.line).chain([usize::MAX]).collect();
+    let direct = |from: usize, to: usize| -> Vec<Markup> {
+        cl.items
+            .iter()
+            .filter(|i| i.line > from && i.line < to)
+            .filter_map(|i| item(&i.id).map(|m| (i.depth, m)))
+            .map(|(depth, m)| {
+                if depth > 0 {
+                    html! { div class={ "nested d" (depth.min(3)) } { (m) } }
+                } else {
+                    m
+                }
+            })
+            .collect()
+    };
+    let head = direct(0, lines[0]);
+    html! {
+        @if !head.is_empty() { ul.items { @for m in head { (m) } } }
+        @for (n, s) in cl.sections.iter().enumerate() {
+            @let end = cl.sections[n + 1..].iter().find(|t| t.level <= s.level).map_or(usize::MAX, |t| t.line);
+            @if cl.items.iter().any(|i| i.line > s.line && i.line < end) {
+                @let mine = direct(s.line, lines[n + 1]);
+                (heading(s.level, &s.title))
+                @if !mine.is_empty() { ul.items { @for m in mine { (m) } } }
+            }
+        }
+    }
+}
+
+/// A checklist heading one level below the team's (the page's `h1` is the release).
+fn heading(level: u8, text: &str) -> Markup {
+    html! {
+        @match level {
+            0 | 1 => h2.sec { (text) },
+            2 => h3.sec { (text) },
+            3 => h4.sec { (text) },
+            4 => h5.sec { (text) },
+            _ => h6.sec { (text) },
+        }
+    }
+}
+
+/// One item: state badge and text; for automated items the rule, evidence and result strips;
+/// for items a person touched, who and the note. `anchor`: this is the item's place in the
+/// checklist (it gets the `item-ID` id); otherwise it links there.
+fn item(
+    ctx: &Ctx,
+    b: Option<&Binding>,
+    i: &ItemView,
+    strips: &BTreeMap<&str, Vec<ResultRecord>>,
+    anchor: bool,
+) -> Markup {
+    let (_, word, class) = item_state(i.state);
+    let person = i.by.as_deref().filter(|b| *b != "shipwatch");
+    let detailed = i.automated || person.is_some() || i.evidence.is_some() || i.state != ItemState::Manual;
+    html! {
+        li class={ "item " (class) } id=[anchor.then(|| format!("item-{}", i.id))] data-state=(word) {
+            div.item-head {
+                (badge(item_state(i.state)))
+                " " span.text { (ctx.s(&i.text)) }
+                @if !anchor { " " a.jump href=(format!("#item-{}", i.id)) { "in the checklist ↓" } }
+            }
+            @if detailed {
+                div.item-body {
+                    p.meta {
+                        (word) " since " (when(ctx, i.since))
+                        @if let Some(p) = person { " · by " b { (ctx.s(p)) } }
+                        @if let Some(n) = &i.note { @if !n.is_empty() { " · " q { (ctx.s(n)) } } }
+                    }
+                    @if let Some(b) = b { (rule(ctx, b)) }
+                    @if let Some(e) = &i.evidence { (evidence(ctx, e)) }
+                    @for p in &i.probes {
+                        (strip(ctx, p, strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default()))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The binding in words: probes, pass rule, fail rule, or the event an action waits for.
+fn rule(ctx: &Ctx, b: &Binding) -> Markup {
+    let pass = match b.pass {
+        PassRule::Consecutive(1) => "ticks on a pass".to_string(),
+        PassRule::Consecutive(n) => format!("ticks after {n} passes in a row"),
+        PassRule::Sustained(d) => format!("ticks after passing for {} without a fail", human(d.as_secs_f64())),
+        PassRule::Window => "ticks when the window closes without a fail".to_string(),
+    };
+    let fail = format!(
+        "fails after {} fail{} in a row{}",
+        b.fail.consecutive,
+        if b.fail.consecutive == 1 { "" } else { "s" },
+        if b.fail.abort { " (and fails the release)" } else { "" }
+    );
+    html! {
+        @if !b.probes.is_empty() {
+            p.rule { "probes " @for (n, p) in b.probes.iter().enumerate() { @if n > 0 { ", " } code { (ctx.s(p)) } } " · " (pass) " · " (fail) }
+        } @else if let Some(on) = b.on {
+            p.rule { "action: ticks when " code { (on.as_str()) } " is delivered" }
+        }
+    }
+}
+
+/// The evidence that put the item in its state.
+fn evidence(ctx: &Ctx, e: &ItemEvidence) -> Markup {
+    let ev = &e.evidence;
+    html! {
+        div.evidence {
+            p.msg {
+                b { "Evidence" }
+                @if let Some(p) = &e.probe { " from " code { (ctx.s(p)) } }
+                @if let Some(s) = e.status { " (" (s.as_str()) ")" }
+                ": " (ctx.s(&ev.message))
+            }
+            dl.facts {
+                @if let Some(t) = &ev.target { dt { "Target" } dd { code { (ctx.s(t)) } } }
+                @if let Some(o) = &ev.observed { dt { "Observed" } dd { code { (ctx.s(o)) } } }
+                @if let Some(x) = &ev.expected { dt { "Expected" } dd { code { (ctx.s(x)) } } }
+                @if ev.status_code.is_some() || ev.latency_ms.is_some() {
+                    dt { "Response" }
+                    dd {
+                        @if let Some(c) = ev.status_code { "HTTP " (c) }
+                        @if let Some(ms) = ev.latency_ms { @if ev.status_code.is_some() { " in " } (format!("{ms:.0} ms")) }
+                    }
+                }
+                @if let Some(c) = ev.exit_code { dt { "Exit code" } dd { (c) } }
+                @if !ev.alerts.is_empty() {
+                    dt { "Alerts" }
+                    dd { @for (n, a) in ev.alerts.iter().enumerate() { @if n > 0 { ", " } code { (ctx.s(a)) } } }
+                }
+            }
+        }
+    }
+}
+
+/// Recent results of one probe as small cells (P/F/E, oldest first) and the latest message.
+fn strip(ctx: &Ctx, probe: &str, results: &[ResultRecord]) -> Markup {
+    let letter = |s: Status| match s {
+        Status::Pass => "P",
+        Status::Fail => "F",
+        Status::Error => "E",
+    };
+    let n = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let summary = format!(
+        "{}: last {} results, oldest first: {} pass, {} fail, {} error",
+        probe,
+        results.len(),
+        n(Status::Pass),
+        n(Status::Fail),
+        n(Status::Error)
+    );
+    html! {
+        div.probe {
+            span.pname { code { (ctx.s(probe)) } }
+            @if results.is_empty() {
+                span.latest { "no results yet" }
+            } @else {
+                ol.strip aria-label=(ctx.s(&summary)) title=(ctx.s(&summary)) {
+                    @for r in results {
+                        li class={ "cell " (r.status.as_str()) }
+                            title=(ctx.s(&format!("{} · {} · {}", r.status.as_str(), r.at.format("%H:%M:%S UTC"), r.evidence.message))) {
+                            (letter(r.status))
+                        }
+                    }
+                }
+                @if let Some(last) = results.last() {
+                    span.latest {
+                        "latest " b { (last.status.as_str()) } ": " (ctx.s(&last.evidence.message))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Items a person ticked or waived: who, when and the note.
+fn people_table(ctx: &Ctx, people: &[&ItemView]) -> Markup {
+    html! {
+        div.scroll {
+            table.people-table {
+                thead { tr { th scope="col" { "Item" } th scope="col" { "State" } th scope="col" { "By" } th scope="col" { "When" } th scope="col" { "Note" } } }
+                tbody {
+                    @for i in people {
+                        tr {
+                            th scope="row" { a href=(format!("#item-{}", i.id)) { (ctx.s(&i.text)) } }
+                            td { (badge(item_state(i.state))) }
+                            td { (ctx.s(i.by.as_deref().unwrap_or("?"))) }
+                            td { (when(ctx, i.since)) }
+                            td { (ctx.s(i.note.as_deref().unwrap_or(""))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
