@@ -50,8 +50,12 @@ impl Daemon {
             .map_err(|source| DaemonError::Listen { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| DaemonError::Listen { addr, source })?;
         let stop = CancellationToken::new();
-        let state =
-            AppState { engine: engine.clone(), token: config.server.api_token.clone().filter(|t| !t.is_empty()) };
+        let state = AppState {
+            engine: engine.clone(),
+            token: config.server.api_token.clone().filter(|t| !t.is_empty()),
+            read_token: config.server.read_token.clone().filter(|t| !t.is_empty()),
+            config_path: Some(config.file.clone()),
+        };
         let s = stop.clone();
         let server = tokio::spawn(api::serve(listener, state, async move { s.cancelled().await }));
         Ok(Daemon { engine, addr: local, stop, server })
@@ -66,9 +70,24 @@ impl Daemon {
         self.engine.shutdown().await;
     }
 
-    /// Run until SIGTERM or SIGINT, then stop gracefully.
+    /// Run until SIGTERM or SIGINT, then stop gracefully. SIGHUP reloads the config.
     pub async fn run_until_signal(self) {
+        let engine = self.engine.clone();
+        let path = engine.config().file.clone();
+        let reloads = tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading config");
+                    let (e, p) = (engine.clone(), path.clone());
+                    let _ = tokio::task::spawn_blocking(move || e.reload_from(&p)).await;
+                }
+            }
+        });
         wait_for_signal().await;
+        reloads.abort();
         tracing::info!("signal received; shutting down");
         self.stop().await;
     }

@@ -174,3 +174,19 @@ pub async fn outbox(State(st): State<AppState>) -> Result<Response, ApiError> {
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(rows).into_response())
 }
+
+/// `POST /-/reload`: re-read the config and checklist; an invalid config is rejected (422) and
+/// the old one keeps running.
+pub async fn reload(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let Some(path) = st.config_path.clone() else {
+        return Err(ApiError(StatusCode::CONFLICT, "this shipwatch was not started from a config file".into()));
+    };
+    let engine = st.engine.clone();
+    match tokio::task::spawn_blocking(move || engine.reload_from(&path)).await {
+        Ok(Ok(())) => Ok((StatusCode::OK, "config reloaded\n").into_response()),
+        Ok(Err(e)) => {
+            Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("reload rejected, previous config kept: {e}")))
+        }
+        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}

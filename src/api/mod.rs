@@ -22,7 +22,12 @@ use crate::engine::{Engine, EngineError};
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// Needed for mutating calls, when set.
     pub token: Option<String>,
+    /// Needed (or `token`) for reading, when set.
+    pub read_token: Option<String>,
+    /// The config file `POST /-/reload` re-reads.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 /// A JSON error response.
@@ -55,19 +60,45 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token a request presents: `Bearer <token>`, or the password of HTTP basic auth (so a
+/// browser can open the status page).
+fn presented(headers: &HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(t) = v.strip_prefix("Bearer ") {
+        return Some(t.trim().to_string());
+    }
+    let b = v.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    s.split_once(':').map(|(_, p)| p.to_string())
+}
+
+fn unauthorized(msg: &str) -> Response {
+    let mut r = ApiError(StatusCode::UNAUTHORIZED, msg.into()).into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Basic realm=\"shipwatch\""));
+    r
+}
+
 async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
     if let Some(want) = &st.token {
-        let got =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        match got {
-            None => {
-                return ApiError(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer <token>".into())
-                    .into_response();
-            }
-            Some(t) if !same(t.trim().as_bytes(), want.as_bytes()) => {
-                return ApiError(StatusCode::UNAUTHORIZED, "wrong API token".into()).into_response();
-            }
+        match presented(&headers) {
+            None => return unauthorized("missing Authorization: Bearer <token>"),
+            Some(t) if !same(t.as_bytes(), want.as_bytes()) => return unauthorized("wrong API token"),
             Some(_) => {}
+        }
+    }
+    next.run(req).await
+}
+
+/// Reading needs the read token or the API token, when a read token is configured.
+async fn require_read(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    if let Some(read) = &st.read_token {
+        let ok = presented(&headers).is_some_and(|t| {
+            same(t.as_bytes(), read.as_bytes()) || st.token.as_ref().is_some_and(|w| same(t.as_bytes(), w.as_bytes()))
+        });
+        if !ok {
+            return unauthorized("this shipwatch needs a read token: Authorization: Bearer <token>");
         }
     }
     next.run(req).await
@@ -80,8 +111,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{id}/deploy", post(handlers::deploy))
         .route("/api/v1/releases/{id}/items/{item}/tick", post(handlers::tick))
         .route("/api/v1/releases/{id}/items/{item}/waive", post(handlers::waive))
+        .route("/-/reload", post(handlers::reload))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
+    let reading = Router::new()
         .route("/api/v1/releases", get(handlers::list))
         .route("/api/v1/releases/{id}", get(handlers::get_release))
         .route("/api/v1/releases/{id}/checklist.md", get(handlers::checklist))
@@ -93,8 +125,11 @@ pub fn router(state: AppState) -> Router {
         .route("/releases/{id}", get(crate::web::release))
         .route("/metrics", get(crate::metrics::handler))
         .route("/api/v1/openapi.json", get(openapi::spec))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
+    Router::new()
         .route("/-/healthy", get(|| async { "shipwatch is healthy\n" }))
         .route("/-/ready", get(handlers::ready))
+        .merge(reading)
         .merge(mutating)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/releases".into()) })
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -156,7 +156,11 @@ fn paths() -> Value {
                 vec![("200", text_resp("HTML.", "text/html"))], json!({})) },
         "/releases/{id}": { "parameters": [id()],
             "get": op("releasePage", "pages", "One release's checklist with evidence (HTML).",
-                vec![("200", text_resp("HTML.", "text/html")), ("404", text_resp("No such release.", "text/html"))],
+                vec![
+                    ("200", text_resp("HTML.", "text/html")),
+                    ("404", text_resp("No such release.", "text/html")),
+                    ("503", text_resp("The release cannot be shown right now.", "text/html")),
+                ],
                 json!({})) },
         "/metrics": { "get": op("metrics", "ops", "Prometheus metrics (text exposition format).",
                 vec![("200", text_resp("Metrics.", "text/plain"))], json!({})) },

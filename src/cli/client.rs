@@ -299,7 +299,7 @@ mod tests {
             plain.contains("2025-03-01 10:00:05  doc-rollback  manual → complete  ticked by dave: done"),
             "{plain}"
         );
-        assert!(plain.contains("(release)                              new → deployed"), "{plain}");
+        assert!(plain.contains("  (release)     new → deployed     started"), "{plain}");
         assert!(!plain.contains('\x1b'), "{plain}");
         let coloured = super::render_history("r", &v, true);
         assert!(coloured.contains("\x1b[32mcomplete\x1b[0m") && coloured.contains("\x1b[31mfailed"), "{coloured}");

@@ -22,7 +22,8 @@ pub struct Loaded {
     pub warnings: Vec<ConfigError>,
 }
 
-const TOP: &[&str] = &["server", "storage", "checklist", "window", "sources", "notify", "probes", "items", "templates"];
+const TOP: &[&str] =
+    &["server", "storage", "checklist", "window", "sources", "notify", "probes", "items", "templates", "rollback"];
 pub(super) const PROBE_META: &[&str] =
     &["every", "cron", "initial_delay", "jitter", "description", "use", "with", "error_limit"];
 /// Probes run every minute unless told otherwise.
@@ -279,6 +280,27 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
         }
     }
 
+    let mut rollback: Option<super::Rollback> = section(&mut cx, "rollback").and_then(|v| cx.de(&v, &p(&["rollback"])));
+    if let Some(rb) = rollback.as_mut() {
+        if rb.webhook.is_some() == rb.command.is_some() {
+            cx.at_key(&p(&["rollback"]), "rollback needs exactly one of webhook: or command:".into(), None);
+        }
+        let reference = rb.item.clone().unwrap_or_else(|| "execute-documented-rollback-procedure".into());
+        match checklist.resolve(&reference) {
+            Ok(item) => rb.item = Some(item.id.clone()),
+            Err(near) => cx.at_key(
+                &p(&["rollback", "item"]),
+                format!("rollback item '{reference}' is not in the checklist"),
+                near.map(|n| format!("did you mean '{n}'?")),
+            ),
+        }
+        if let Some(c) = &rb.command
+            && let Err(e) = c.validate()
+        {
+            cx.at_key(&p(&["rollback", "command"]), e, None);
+        }
+    }
+
     if !cx.errors.is_empty() {
         cx.errors.sort_by_key(|e| (e.line, e.col));
         return Err(ConfigErrors(cx.errors));
@@ -294,6 +316,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
         notify,
         probes,
         items,
+        rollback,
         redactor,
     };
     Ok(Loaded { config, warnings: vec![] })

@@ -41,6 +41,8 @@ pub struct Config {
     pub probes: BTreeMap<String, ProbeDef>,
     /// Bindings keyed by resolved item id.
     pub items: BTreeMap<String, Binding>,
+    /// The optional automatic rollback hook.
+    pub rollback: Option<Rollback>,
     pub redactor: Redactor,
 }
 
@@ -58,6 +60,10 @@ pub struct Server {
     pub listen: String,
     #[serde(default)]
     pub api_token: Option<String>,
+    /// When set, reading (API GETs, status page, /metrics) needs this token or the API token,
+    /// as `Authorization: Bearer <token>` or HTTP basic auth with the token as password.
+    #[serde(default)]
+    pub read_token: Option<String>,
     /// Base URL people and receivers use to reach this shipwatch (links in notifications).
     /// Default: `http://<listen>`.
     #[serde(default)]
@@ -66,7 +72,7 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { listen: default_listen(), api_token: None, external_url: None }
+        Server { listen: default_listen(), api_token: None, read_token: None, external_url: None }
     }
 }
 
@@ -295,3 +301,30 @@ mod humantime_serde_compat {
 
 #[cfg(test)]
 mod tests;
+
+/// `rollback:`: a hook run on the first regression of a deployed release, only with
+/// `auto_rollback: true`. Its outcome ticks the rollback item.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    /// Safety switch: without it the hook never runs.
+    #[serde(default)]
+    pub auto_rollback: bool,
+    #[serde(default)]
+    pub webhook: Option<RollbackWebhook>,
+    #[serde(default)]
+    pub command: Option<crate::probe::command::CommandProbe>,
+    /// The item its outcome ticks (id or text; default "Execute documented rollback procedure").
+    #[serde(default)]
+    pub item: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackWebhook {
+    pub url: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::task::JoinSet;
 
 use super::Inner;
@@ -63,24 +62,27 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
 async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
     let cfg = inner.config();
     let now = inner.clock.now();
-    let Some(receiver) = cfg.notify.get(&rec.receiver).cloned() else {
-        rec.dead = true;
-        rec.last_error = Some(format!("receiver '{}' is no longer configured", rec.receiver));
-        finish_failed(&inner, rec);
-        return;
-    };
-    let cx = notify::Context {
-        http: inner.rt.http.clone(),
-        sources: inner.rt.sources.clone(),
-        redactor: cfg.redactor.clone(),
-    };
-    let result =
-        match tokio::time::timeout(Duration::from_secs(20), notify::deliver(&receiver.kind, &rec.notification, &cx))
-            .await
+    let cx = notify::Context { http: inner.rt().http, sources: inner.rt().sources, redactor: cfg.redactor.clone() };
+    let (result, max_age) = if rec.receiver == super::route::ROLLBACK {
+        (rollback(&inner, &cfg, &rec, &cx).await, Duration::ZERO)
+    } else {
+        let Some(receiver) = cfg.notify.get(&rec.receiver).cloned() else {
+            rec.dead = true;
+            rec.last_error = Some(format!("receiver '{}' is no longer configured", rec.receiver));
+            finish_failed(&inner, rec);
+            return;
+        };
+        let r = match tokio::time::timeout(
+            Duration::from_secs(20),
+            notify::deliver(&receiver.kind, &rec.notification, &cx),
+        )
+        .await
         {
             Ok(r) => r,
             Err(_) => Err(DeliveryError::Retry("no answer within 20s".into())),
         };
+        (r, receiver.max_age)
+    };
     inner.metrics.delivery(&rec.receiver, result.is_ok());
     match result {
         Ok(d) => {
@@ -101,11 +103,9 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
                         r.since = now;
                         r.ever_complete = true;
                         r.by = Some("shipwatch".into());
-                        let message = format!(
-                            "delivered to {receiver_name} (HTTP {}) at {}",
-                            d.status,
-                            now.format("%Y-%m-%d %H:%M:%S UTC")
-                        );
+                        let how = if d.status == 0 { d.detail.clone() } else { format!("HTTP {}", d.status) };
+                        let message =
+                            format!("delivered to {receiver_name} ({how}) at {}", now.format("%Y-%m-%d %H:%M:%S UTC"));
                         let mut evidence =
                             Evidence { message: message.clone(), status_code: Some(d.status), ..Default::default() };
                         evidence.target = Some(receiver_name.clone());
@@ -126,7 +126,7 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
             rec.attempts += 1;
             rec.last_error = Some(cfg.redactor.redact(&e.to_string()));
             let age = (now - rec.created_at).to_std().unwrap_or_default();
-            rec.dead = matches!(e, DeliveryError::Permanent(_)) || age >= receiver.max_age;
+            rec.dead = matches!(e, DeliveryError::Permanent(_)) || age >= max_age;
             rec.next_at = now + chrono::Duration::from_std(backoff(rec.attempts)).unwrap_or_default();
             if rec.dead {
                 tracing::error!(receiver = %rec.receiver, key = %rec.key, attempts = rec.attempts, error = %e, "notification dead-lettered");
@@ -136,7 +136,47 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
             finish_failed(&inner, rec);
         }
     }
-    let _ = Utc::now();
+}
+
+/// Run the rollback hook once. A failed rollback is never retried automatically: it is
+/// dead-lettered (visible in the API and logs) for a person to act on.
+async fn rollback(
+    inner: &Inner,
+    cfg: &crate::config::Config,
+    rec: &OutboxRecord,
+    cx: &notify::Context,
+) -> Result<notify::Delivered, DeliveryError> {
+    let Some(rb) = cfg.rollback.as_ref().filter(|r| r.auto_rollback) else {
+        return Err(DeliveryError::Permanent("rollback is no longer enabled (auto_rollback: true)".into()));
+    };
+    tracing::warn!(release = %rec.release_id(), "running the rollback hook");
+    if let Some(w) = &rb.webhook {
+        return match notify::webhook::send(&w.url, w.secret.as_deref(), &w.headers, &rec.notification, cx).await {
+            Err(DeliveryError::Retry(e)) => Err(DeliveryError::Permanent(e)),
+            other => other,
+        };
+    }
+    let Some(cmd) = &rb.command else { return Err(DeliveryError::Permanent("rollback has no hook".into())) };
+    let r = &rec.notification.release;
+    let mut ctx = crate::probe::RunContext {
+        release: crate::probe::ReleaseVars {
+            id: r.id.clone(),
+            service: r.service.clone(),
+            version: r.version.clone(),
+            environment: r.environment.clone(),
+            deployed_at: r.deployed_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
+        },
+        deployed: r.deployed_at,
+        ..Default::default()
+    };
+    ctx.at(inner.clock.now());
+    let out = cmd.run_redacted(&ctx, &cfg.redactor).await;
+    match out.status {
+        crate::probe::Status::Pass => {
+            Ok(notify::Delivered { status: 0, detail: format!("rollback command succeeded: {}", out.evidence.message) })
+        }
+        _ => Err(DeliveryError::Permanent(format!("rollback command failed: {}", out.evidence.message))),
+    }
 }
 
 fn finish_failed(inner: &Inner, rec: OutboxRecord) {

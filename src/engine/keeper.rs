@@ -81,7 +81,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
 async fn round(inner: &Arc<Inner>, name: &str, s: &Settings) {
     let cfg = inner.config();
     let Some(receiver) = cfg.notify.get(name) else { return };
-    let Some(src) = inner.rt.sources.get(&s.source).cloned() else { return };
+    let Some(src) = inner.rt().sources.get(&s.source).cloned() else { return };
     let key = format!("alertmanager:{name}");
     let prev: BTreeMap<String, Sent> =
         inner.store.state_get(&key).ok().flatten().and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();

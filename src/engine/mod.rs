@@ -8,6 +8,7 @@
 mod deliver;
 mod keeper;
 mod ops;
+mod reload;
 pub mod report;
 mod route;
 mod runner;
@@ -60,7 +61,7 @@ pub(crate) struct Inner {
     state: Mutex<BTreeMap<String, Rel>>,
     /// Cancels the probe tasks of one release.
     tasks: Mutex<BTreeMap<String, CancellationToken>>,
-    rt: Runtime,
+    rt: RwLock<Runtime>,
     clock: Clock,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
@@ -88,7 +89,7 @@ impl Engine {
             store,
             state: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(BTreeMap::new()),
-            rt,
+            rt: RwLock::new(rt),
             clock: Clock::new(),
             events,
             shutdown: CancellationToken::new(),
@@ -137,6 +138,11 @@ impl Engine {
 impl Inner {
     pub(crate) fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The probe runtime in force (sources are rebuilt on reload).
+    pub(crate) fn rt(&self) -> Runtime {
+        self.rt.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, BTreeMap<String, Rel>> {

@@ -111,7 +111,7 @@ impl Inner {
 
     /// Queue notifications for the events in `fx` (with the final report on a verdict).
     fn route(&self, cfg: &Config, rel: &Rel, now: DateTime<Utc>, fx: &mut Effects) {
-        if fx.events.is_empty() || cfg.notify.is_empty() {
+        if fx.events.is_empty() || (cfg.notify.is_empty() && cfg.rollback.is_none()) {
             return;
         }
         let verdict = fx.events.iter().any(|e| matches!(e.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed));

@@ -25,6 +25,9 @@ pub(crate) fn base_url(cfg: &Config) -> String {
         .to_string()
 }
 
+/// The reserved receiver name of the rollback hook.
+pub(crate) const ROLLBACK: &str = "rollback";
+
 /// Outbox records for `events` of release `rel`. `report` goes with verdict events.
 pub(crate) fn route(
     cfg: &Config,
@@ -35,6 +38,39 @@ pub(crate) fn route(
 ) -> Vec<OutboxRecord> {
     let mut out = vec![];
     for ev in events {
+        // The rollback hook: once per release (its key has no event time), guarded by
+        // `auto_rollback: true`, on the first regression of a deployed release.
+        if ev.kind == EventKind::ItemRegressed
+            && let Some(rb) = cfg.rollback.as_ref().filter(|r| r.auto_rollback)
+            && let Some(item) = rb.item.as_deref()
+            && rel.release.state == crate::release::ReleaseState::Deployed
+            && rel.items.get(item).is_some_and(|i| i.state == ItemState::Pending)
+        {
+            let key = format!("{}/rollback/{item}", rel.release.id);
+            let notification = Notification {
+                version: SCHEMA_VERSION,
+                key: key.clone(),
+                receiver: ROLLBACK.into(),
+                event: ev.clone(),
+                release: rel.release.clone(),
+                item: None,
+                evidence: ev.evidence.clone(),
+                link: format!("{}/api/v1/releases/{}", base_url(cfg), rel.release.id),
+                report: None,
+            };
+            out.push(OutboxRecord {
+                id: 0,
+                key,
+                receiver: ROLLBACK.into(),
+                notification,
+                action_item: Some(item.to_string()),
+                attempts: 0,
+                created_at: now,
+                next_at: now,
+                last_error: None,
+                dead: false,
+            });
+        }
         // receiver → action items to tick on delivery
         let mut to: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         if let Some(item) = ev.item.as_deref()

@@ -53,8 +53,14 @@ pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
     let anchor = release.deployed_at.unwrap_or(release.created_at);
     for name in probes {
         let Some(def) = cfg.probes.get(name) else { continue };
-        let task =
-            ProbeTask { inner: inner.clone(), release: id.to_string(), def: def.clone(), ctx: ctx.clone(), anchor };
+        let task = ProbeTask {
+            inner: inner.clone(),
+            rt: inner.rt(),
+            release: id.to_string(),
+            def: def.clone(),
+            ctx: ctx.clone(),
+            anchor,
+        };
         inner.tracker.spawn(task.run(token.clone()));
     }
     if deployed {
@@ -65,6 +71,8 @@ pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
 
 struct ProbeTask {
     inner: Arc<Inner>,
+    /// The runtime of the config the task was started with (a reload restarts tasks).
+    rt: crate::probe::Runtime,
     release: String,
     def: ProbeDef,
     ctx: RunContext,
@@ -91,7 +99,7 @@ impl ProbeTask {
             let t0 = tokio::time::Instant::now();
             let outcome = tokio::select! {
                 _ = token.cancelled() => return,
-                o = tokio::time::timeout(limit, self.def.kind.run(&self.ctx, &self.inner.rt)) => o.unwrap_or_else(|_| {
+                o = tokio::time::timeout(limit, self.def.kind.run(&self.ctx, &self.rt)) => o.unwrap_or_else(|_| {
                     Outcome::error(Evidence { message: format!("probe did not finish within {}", humantime::format_duration(limit)), ..Default::default() })
                 }),
             };

@@ -77,7 +77,7 @@ fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView
         Vec::new()
     };
     html! {
-        article class={ "card " @if is_red(r) { "red" } @else { "calm" } } aria-label=(format!("{} {}", rel.service, rel.version)) {
+        article class={ "card " (layout::tone(r)) } aria-label=(format!("{} {}", rel.service, rel.version)) {
             div.card-head {
                 h2 { a href=(href) { (ctx.s(&rel.service)) " " span.version { (ctx.s(&rel.version)) } } }
                 span.env { (ctx.s(&rel.environment)) }
@@ -118,7 +118,6 @@ fn closed_table(ctx: &Ctx, closed: &[&ReleaseView]) -> Markup {
                 thead {
                     tr {
                         th scope="col" { "Release" }
-                        th scope="col" { "Environment" }
                         th scope="col" { "Verdict" }
                         th scope="col" { "Closed" }
                     }
@@ -129,8 +128,8 @@ fn closed_table(ctx: &Ctx, closed: &[&ReleaseView]) -> Markup {
                         tr {
                             th scope="row" {
                                 a href=(format!("/releases/{}", rel.id)) { (ctx.s(&rel.service)) " " (ctx.s(&rel.version)) }
+                                " " span.env { (ctx.s(&rel.environment)) }
                             }
-                            td { (ctx.s(&rel.environment)) }
                             td {
                                 (badge(layout::release_state(rel.state)))
                                 @if let Some(why) = &rel.reason { div.reason { (ctx.s(why)) } }

@@ -80,6 +80,17 @@ pub(super) fn is_red(r: &ReleaseView) -> bool {
     r.counts.failing + r.counts.regressed > 0 || r.release.state == ReleaseState::Failed
 }
 
+/// The accent of a release's card: `red` (needs a human), `done` (verified), `calm` (watching).
+pub(super) fn tone(r: &ReleaseView) -> &'static str {
+    if is_red(r) {
+        "red"
+    } else if r.release.state == ReleaseState::Verified {
+        "done"
+    } else {
+        "calm"
+    }
+}
+
 /// The release's state badge, saying "attention" when a watched release has red items.
 pub(super) fn release_badge(r: &ReleaseView) -> Markup {
     if r.release.state.is_active() && is_red(r) {

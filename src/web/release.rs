@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 
-use super::layout::{self, badge, counts, is_red, item_state, release_badge, when, window};
+use super::layout::{self, badge, counts, item_state, release_badge, when, window};
 use super::{Ctx, human};
 use crate::checklist::Checklist;
 use crate::config::{Binding, Config, PassRule};
@@ -51,7 +51,7 @@ pub(super) fn page(
     let title = format!("{} {} · {}", ctx.s(&rel.service), ctx.s(&rel.version), ctx.s(&rel.environment));
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/" { "← All releases" } }
-        div class={ "release-head " @if is_red(view) { "red" } @else { "calm" } } {
+        div class={ "release-head " (layout::tone(view)) } {
             h1 { (ctx.s(&rel.service)) " " span.version { (ctx.s(&rel.version)) } }
             p.head-line { span.env { (ctx.s(&rel.environment)) } " " (release_badge(view)) }
             @if let Some(why) = &rel.reason { p.reason { (ctx.s(why)) } }
@@ -172,7 +172,9 @@ fn item(
                         @if let Some(n) = &i.note { @if !n.is_empty() { " · " q { (ctx.s(n)) } } }
                     }
                     @if let Some(b) = b { (rule(ctx, b)) }
-                    @if let Some(e) = &i.evidence { (evidence(ctx, e)) }
+                    @if let Some(e) = i.evidence.as_ref().filter(|e| e.probe.is_some() || person.is_none()) {
+                        (evidence(ctx, e))
+                    }
                     @for p in &i.probes {
                         (strip(ctx, p, strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default()))
                     }
