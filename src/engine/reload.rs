@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{Engine, EngineError, runner};
 use crate::config::Config;
 use crate::probe::Runtime;
+use crate::release::ItemState;
 
 impl Engine {
     /// Swap in `config` (already validated by `config::load`).
@@ -28,6 +29,19 @@ impl Engine {
                         added.push(v.clone());
                         rel.items.insert(k, v);
                     }
+                }
+                // Items bound or unbound by the new config move between manual and pending;
+                // complete, failing, regressed and waived items keep their state.
+                for (k, rec) in rel.items.iter_mut() {
+                    let bound = config.items.contains_key(k);
+                    let to = match (rec.state, bound) {
+                        (ItemState::Manual, true) => ItemState::Pending,
+                        (ItemState::Pending, false) => ItemState::Manual,
+                        _ => continue,
+                    };
+                    rec.state = to;
+                    rec.since = now;
+                    added.push(rec.clone());
                 }
             }
             inner.write(&crate::store::Batch { items: added.clone(), ..Default::default() })?;

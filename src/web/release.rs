@@ -29,11 +29,11 @@ pub(super) fn page(
     let by_id: BTreeMap<&str, &ItemView> = items.iter().map(|i| (i.id.as_str(), *i)).collect();
     let mut strips: BTreeMap<&str, Vec<ResultRecord>> = BTreeMap::new();
     for p in items.iter().flat_map(|i| i.probes.iter()) {
-        if !strips.contains_key(p.as_str()) {
+        strips.entry(p.as_str()).or_insert_with(|| {
             let mut r = results(p).unwrap_or_default();
             r.reverse(); // oldest first, newest at the right
-            strips.insert(p, r);
-        }
+            r
+        });
     }
     let red: Vec<&ItemView> =
         items.iter().copied().filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed)).collect();

@@ -1,0 +1,519 @@
+//! Notifications end to end: the real `shipwatch run` binary against a real Alertmanager (Debian
+//! `prometheus-alertmanager`, skipped with a note when missing, failed under `CI=true`) and a
+//! local webhook receiver the test scripts (status per request, signature check per request).
+//!
+//! The probed service here is [`Target`]: `/healthz` answers a status *pattern* cycled per
+//! request, so "alternating every probe run" is exact rather than timer-dependent. Items use
+//! `pass: {consecutive: 2}`, `fail: {consecutive: 2}`; probes run every 300 ms without jitter;
+//! Alertmanager receivers use `interval: 1s`, `resolve_for: 5s`.
+
+mod common;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use common::prom::require_bins;
+use common::*;
+use serde_json::{Value, json};
+use shipwatch::notify::webhook;
+
+const SECRET: &str = "whsec-test-0123456789";
+const ACTION: &str = "trigger-incident-response-and-notify-on-call-team";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Serve `app` on `127.0.0.1:port` (0: any) on its own thread and runtime until the returned
+/// sender fires or is dropped; the thread handle is joined on stop so the port is free again.
+fn serve(app: Router, port: u16) -> (u16, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind test server");
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { drop(rx.await) }).await;
+        });
+    });
+    (port, tx, thread)
+}
+
+/// The probed service: `/healthz` answers the statuses of a pattern, one per request, cycling.
+struct Target {
+    port: u16,
+    state: Arc<Mutex<(Vec<u16>, usize)>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Target {
+    fn start(pattern: &[u16]) -> Self {
+        let state = Arc::new(Mutex::new((pattern.to_vec(), 0)));
+        let app = Router::new()
+            .route(
+                "/healthz",
+                get(|State(s): State<Arc<Mutex<(Vec<u16>, usize)>>>| async move {
+                    let mut s = s.lock().unwrap();
+                    let code = s.0[s.1 % s.0.len()];
+                    s.1 += 1;
+                    (StatusCode::from_u16(code).unwrap(), "ok")
+                }),
+            )
+            .with_state(state.clone());
+        let (port, stop, _) = serve(app, 0);
+        Target { port, state, _stop: stop }
+    }
+
+    /// Answer this pattern from the next request on.
+    fn set(&self, pattern: &[u16]) {
+        *self.state.lock().unwrap() = (pattern.to_vec(), 0);
+    }
+}
+
+/// One request the webhook receiver got.
+#[derive(Debug, Clone)]
+struct Got {
+    key: String,
+    delivery: String,
+    event: String,
+    signature_ok: bool,
+    answered: u16,
+    body: Value,
+}
+
+#[derive(Default)]
+struct HookState {
+    script: VecDeque<u16>,
+    default: u16,
+    got: Vec<Got>,
+}
+
+/// A webhook receiver: answers the scripted statuses first, then `default` (200).
+struct Hook {
+    port: u16,
+    state: Arc<Mutex<HookState>>,
+    stop: Option<(tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+async fn hook(State(st): State<Arc<Mutex<HookState>>>, h: HeaderMap, body: Bytes) -> StatusCode {
+    let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let mut st = st.lock().unwrap();
+    let answered = st.script.pop_front().unwrap_or(st.default);
+    st.got.push(Got {
+        key: hv("idempotency-key"),
+        delivery: hv("x-shipwatch-delivery"),
+        event: hv("x-shipwatch-event"),
+        signature_ok: webhook::verify(SECRET, &body, &hv("x-shipwatch-signature")),
+        answered,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    StatusCode::from_u16(answered).unwrap()
+}
+
+impl Hook {
+    fn start(port: u16, script: &[u16]) -> Self {
+        let state =
+            Arc::new(Mutex::new(HookState { script: script.iter().copied().collect(), default: 200, got: vec![] }));
+        let app = Router::new().route("/hook", post(hook)).with_state(state.clone());
+        let (port, tx, thread) = serve(app, port);
+        Hook { port, state, stop: Some((tx, thread)) }
+    }
+
+    fn url(port: u16) -> String {
+        format!("http://127.0.0.1:{port}/hook")
+    }
+
+    fn set_default(&self, status: u16) {
+        self.state.lock().unwrap().default = status;
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.state.lock().unwrap().got.clone()
+    }
+
+    fn accepted(&self) -> Vec<Got> {
+        self.got().into_iter().filter(|g| (200..300).contains(&g.answered)).collect()
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        if let Some((tx, thread)) = self.stop.take() {
+            let _ = tx.send(());
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A real Alertmanager on a fixed port that can be stopped and started again on that port.
+struct Am {
+    url: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Am {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = "route: { receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h }\n\
+                   receivers: [{ name: 'null' }]\n";
+        std::fs::write(dir.path().join("alertmanager.yml"), cfg).unwrap();
+        let port = free_port();
+        let mut am = Am { url: format!("http://127.0.0.1:{port}"), port, dir, child: None };
+        am.run().await;
+        am
+    }
+
+    async fn run(&mut self) {
+        let d = self.dir.path();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("am.log")).unwrap();
+        let child = Command::new(common::prom::ALERTMANAGER)
+            .arg(format!("--config.file={}", d.join("alertmanager.yml").display()))
+            .arg(format!("--storage.path={}", d.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .arg("--cluster.listen-address=")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn alertmanager");
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        let url = format!("{}/-/ready", self.url);
+        wait_for("alertmanager ready", Duration::from_secs(30), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status() == 200 => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Active alerts named `name`.
+    async fn alerts(&self, name: &str) -> Vec<Value> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v2/alerts", self.url),
+            &[
+                ("active", "true"),
+                ("silenced", "false"),
+                ("inhibited", "false"),
+                ("filter", &format!("alertname=\"{name}\"")),
+            ],
+        )
+        .unwrap();
+        let v: Value = match reqwest::get(url).await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        v.as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Am {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.path().join("am.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "--- alertmanager log (last 20 lines) ---\n{}",
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            );
+        }
+    }
+}
+
+/// A config: `health` probing `target` every 300 ms, the `receivers` and `items` entries, and
+/// source `am` when given. The window (60s..120s) outlasts every test.
+fn fixture(target: &Target, am: Option<&str>, receivers: &[String], items: &[String]) -> Fixture {
+    let sources = am.map(|u| format!("sources:\n  am: {{ alertmanager: {{ url: \"{u}\" }} }}\n")).unwrap_or_default();
+    let yaml = format!(
+        "server: {{ listen: 127.0.0.1:0 }}\nstorage: {{ sqlite: ./shipwatch.db }}\nchecklist: checklist.md\n\
+         window: {{ min: 60s, max: 120s }}\n{sources}notify:\n{}probes:\n  health:\n    \
+         http: {{ url: \"http://127.0.0.1:__PORT__/healthz\", expect: {{ status: [200] }} }}\n    every: 300ms\n    \
+         jitter: 0s\nitems:\n{}",
+        receivers.concat(),
+        items.concat()
+    );
+    Fixture::new(&yaml, target.port)
+}
+
+fn am_receiver() -> String {
+    "  oncall: { alertmanager: { source: am, interval: 1s, resolve_for: 5s } }\n".into()
+}
+
+fn hook_receiver(port: u16, events: &[&str]) -> String {
+    format!(
+        "  hook: {{ webhook: {{ url: \"{}\", secret: \"${{HOOK_SECRET}}\" }}, events: [{}] }}\n",
+        Hook::url(port),
+        events.join(", ")
+    )
+}
+
+fn smoke(notify: &[&str]) -> String {
+    format!(
+        "  {SMOKE}: {{ probes: [health], pass: {{ consecutive: 2 }}, fail: {{ consecutive: 2 }}, notify: [{}] }}\n",
+        notify.join(", ")
+    )
+}
+
+fn start(fx: &Fixture) -> Daemon {
+    Daemon::start_with_env(fx, &[("HOOK_SECRET", SECRET)])
+}
+
+async fn create(d: &Daemon) -> String {
+    let rel = d.create(json!({"service": "checkout-api", "version": "2.4.0", "environment": "production"})).await;
+    rel["id"].as_str().unwrap().to_string()
+}
+
+async fn outbox(d: &Daemon) -> Vec<Value> {
+    d.get_json("/api/v1/outbox").await.as_array().cloned().unwrap_or_default()
+}
+
+/// An outbox entry's event kind (`event`, or the notification's).
+fn event_of(e: &Value) -> String {
+    e["event"].as_str().or(e["notification"]["event"]["kind"].as_str()).unwrap_or_default().to_string()
+}
+
+/// Wait for an outbox entry of `receiver` with at least `attempts` attempts; returns it.
+async fn wait_attempts(d: &Daemon, receiver: &str, attempts: u64) -> Value {
+    wait_for(&format!("an outbox entry for {receiver} with {attempts}+ attempts"), SOON, || async move {
+        let rows = outbox(d).await;
+        rows.iter()
+            .find(|e| e["receiver"] == receiver && e["attempts"].as_u64().unwrap_or(0) >= attempts)
+            .cloned()
+            .ok_or_else(|| Value::Array(rows).to_string())
+    })
+    .await
+}
+
+/// Wait until Alertmanager lists an active alert `name`; returns the list.
+async fn wait_alert(am: &Am, name: &str, timeout: Duration) -> Vec<Value> {
+    wait_for(&format!("{name} active in Alertmanager"), timeout, || async move {
+        let a = am.alerts(name).await;
+        if a.is_empty() { Err("none".into()) } else { Ok(a) }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn regression_fires_in_alertmanager_and_resolves() {
+    if !require_bins() {
+        return;
+    }
+    let am = Am::start().await;
+    let t = Target::start(&[200]);
+    let fx = fixture(&t, Some(&am.url), &[am_receiver()], &[smoke(&["oncall"])]);
+    let d = start(&fx);
+    let id = create(&d).await;
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+    assert!(am.alerts("ShipwatchRegression").await.is_empty(), "no alert while healthy");
+
+    t.set(&[500]);
+    d.wait_item(&id, SMOKE, "regressed", SOON).await;
+    wait_alert(&am, "ShipwatchRegression", SOON).await;
+    // Let the event push and a few keeper rounds (interval 1s) land: still one alert.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let alerts = am.alerts("ShipwatchRegression").await;
+    assert_eq!(alerts.len(), 1, "one alert per incident (event push and keeper agree on labels): {alerts:#?}");
+    let a = &alerts[0];
+    eprintln!("Alertmanager lists: {}", serde_json::to_string_pretty(a).unwrap());
+    let l = &a["labels"];
+    for (k, v) in [
+        ("alertname", "ShipwatchRegression"),
+        ("service", "checkout-api"),
+        ("environment", "production"),
+        ("version", "2.4.0"),
+        ("item", SMOKE),
+        ("severity", "page"),
+        ("release", id.as_str()),
+    ] {
+        assert_eq!(l[k], v, "label {k}: {a}");
+    }
+    assert!(a["annotations"]["summary"].as_str().unwrap_or_default().contains("Regression"), "{a}");
+    assert!(am.alerts("ShipwatchItemFailing").await.is_empty(), "the item was complete: regression, not failing");
+
+    t.set(&[200]);
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+    wait_for("ShipwatchRegression resolved", SOON, || async {
+        let a = am.alerts("ShipwatchRegression").await;
+        if a.is_empty() { Ok(()) } else { Err(Value::Array(a).to_string()) }
+    })
+    .await;
+    // The keeper keeps re-sending it resolved; it must not come back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(am.alerts("ShipwatchRegression").await.is_empty(), "stays resolved");
+}
+
+#[tokio::test]
+async fn alert_arrives_after_alertmanager_comes_back() {
+    if !require_bins() {
+        return;
+    }
+    let mut am = Am::start().await;
+    let t = Target::start(&[200]);
+    let fx = fixture(&t, Some(&am.url), &[am_receiver()], &[smoke(&["oncall"])]);
+    let d = start(&fx);
+    let id = create(&d).await;
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+
+    am.stop();
+    t.set(&[500]);
+    d.wait_item(&id, SMOKE, "regressed", SOON).await;
+    let pending = wait_attempts(&d, "oncall", 1).await;
+    assert_eq!(event_of(&pending), "item.regressed", "{pending}");
+    assert!(pending["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{pending}");
+
+    am.run().await;
+    let alerts = wait_alert(&am, "ShipwatchRegression", Duration::from_secs(20)).await;
+    assert_eq!(alerts[0]["labels"]["item"], SMOKE);
+    wait_for("the outbox to drain", SOON, || async {
+        let rows = outbox(&d).await;
+        if rows.is_empty() { Ok(()) } else { Err(Value::Array(rows).to_string()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn webhook_500_twice_then_200_is_delivered_once_signed() {
+    let h = Hook::start(0, &[500, 500]);
+    let t = Target::start(&[200]);
+    let fx = fixture(&t, None, &[hook_receiver(h.port, &["release.deployed"])], &[smoke(&[])]);
+    let d = start(&fx);
+    let id = create(&d).await;
+
+    let retried = wait_attempts(&d, "hook", 2).await;
+    assert!(retried["last_error"].as_str().unwrap_or_default().contains("500"), "{retried}");
+    assert_eq!(retried["dead"], false, "{retried}");
+    wait_for("one accepted delivery", SOON, || async {
+        if h.accepted().is_empty() { Err(format!("{:?}", h.got())) } else { Ok(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let got = h.got();
+    assert_eq!(got.iter().map(|g| g.answered).collect::<Vec<_>>(), [500, 500, 200], "{got:#?}");
+    let key = &got[0].key;
+    assert!(key.contains(&id) && key.contains("release.deployed"), "key {key}");
+    for g in &got {
+        assert!(g.signature_ok, "valid X-Shipwatch-Signature on every attempt: {g:?}");
+        assert_eq!((&g.key, &g.delivery, g.event.as_str()), (key, key, "release.deployed"), "{g:?}");
+        assert_eq!(g.body, got[0].body, "a retry sends the same body");
+    }
+    let body = &got[2].body;
+    eprintln!("webhook body: {}", serde_json::to_string_pretty(body).unwrap());
+    assert_eq!((body["version"].as_u64(), body["receiver"].as_str()), (Some(1), Some("hook")));
+    assert_eq!(body["release"]["id"], id.as_str());
+    assert_eq!(body["event"]["kind"], "release.deployed");
+    assert!(outbox(&d).await.is_empty(), "delivered → removed from the outbox");
+}
+
+#[tokio::test]
+async fn pending_delivery_survives_kill_9() {
+    let port = free_port(); // nothing listens: connection refused
+    let t = Target::start(&[200]);
+    let fx = fixture(&t, None, &[hook_receiver(port, &["release.deployed"])], &[smoke(&[])]);
+    let mut d = start(&fx);
+    let id = create(&d).await;
+    let pending = wait_attempts(&d, "hook", 1).await;
+    assert_eq!(event_of(&pending), "release.deployed", "{pending}");
+    d.kill();
+
+    let h = Hook::start(port, &[]);
+    let d = start(&fx);
+    wait_for("delivery after restart", SOON, || async {
+        if h.accepted().is_empty() { Err(format!("{:?}", h.got())) } else { Ok(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+    for g in h.accepted() {
+        assert!(g.signature_ok, "{g:?}");
+        *per_key.entry(g.key).or_default() += 1;
+    }
+    assert!(per_key.keys().any(|k| k.contains(&id) && k.contains("release.deployed")), "{per_key:?}");
+    assert!(per_key.values().all(|n| *n == 1), "exactly once per idempotency key: {per_key:?}");
+    assert!(outbox(&d).await.is_empty());
+}
+
+#[tokio::test]
+async fn flapping_target_sends_a_bounded_number_of_notifications() {
+    let h = Hook::start(0, &[]);
+    let t = Target::start(&[200]);
+    let events = ["item.completed", "item.failing", "item.regressed", "item.recovered"];
+    let fx = fixture(&t, None, &[hook_receiver(h.port, &events)], &[smoke(&["hook"])]);
+    let d = start(&fx);
+    let id = create(&d).await;
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+
+    // Alternating every probe run: never 2 fails in a row → the item stays complete.
+    t.set(&[200, 500]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    d.wait_item(&id, SMOKE, "complete", Duration::ZERO).await;
+    // fail, fail, pass: regresses once; one pass never holds the pass rule (2) → no recovery.
+    t.set(&[500, 500, 200]);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    d.wait_item(&id, SMOKE, "regressed", Duration::ZERO).await;
+    t.set(&[200]);
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let runs = d.results(&id, Some("health")).await.len();
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for g in h.accepted() {
+        *count.entry(g.event).or_default() += 1;
+    }
+    let want: BTreeMap<String, usize> =
+        [("item.completed", 1), ("item.regressed", 1), ("item.recovered", 1)].map(|(k, v)| (k.into(), v)).into();
+    assert_eq!(count, want, "{runs} probe runs, {} requests: one per state change", h.got().len());
+}
+
+#[tokio::test]
+async fn action_item_ticks_only_after_delivery() {
+    let h = Hook::start(0, &[]);
+    h.set_default(500);
+    let t = Target::start(&[200]);
+    let action = format!("  {ACTION}: {{ on: item.regressed, notify: [hook] }}\n");
+    let fx = fixture(&t, None, &[hook_receiver(h.port, &[])], &[smoke(&[]), action]);
+    let d = start(&fx);
+    let id = create(&d).await;
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+    assert_eq!(item(&d.release(&id).await, ACTION)["state"], "pending");
+
+    t.set(&[500]);
+    d.wait_item(&id, SMOKE, "regressed", SOON).await;
+    let retried = wait_attempts(&d, "hook", 2).await;
+    assert!(retried["last_error"].as_str().unwrap_or_default().contains("500"), "{retried}");
+    let it = item(&d.release(&id).await, ACTION).clone();
+    assert_eq!(it["state"], "pending", "not ticked while the receiver answers 500: {it}");
+
+    h.set_default(200);
+    let done = d.wait_item(&id, ACTION, "complete", SOON).await;
+    let text = done["evidence"].to_string();
+    assert!(text.contains("hook") && text.contains("200"), "evidence names the receiver and status: {done}");
+    let accepted = h.accepted();
+    assert_eq!(accepted.len(), 1, "{accepted:#?}");
+    assert_eq!(accepted[0].event, "item.regressed");
+    assert!(accepted[0].key.ends_with(ACTION), "{}", accepted[0].key);
+    assert!(accepted[0].signature_ok);
+}
