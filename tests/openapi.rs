@@ -30,6 +30,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/-/healthy"),
     ("get", "/-/ready"),
+    ("post", "/-/reload"),
 ];
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
@@ -90,13 +91,15 @@ fn check_refs(doc: &Value, v: &Value) {
     }
 }
 
-/// Shape checks: version, info, unique operation ids, declared path parameters, bearer auth
-/// and a 401 on every mutating call.
+/// Shape checks: version, info, unique operation ids, declared path parameters, the API token
+/// required (not optional) on every mutating call, and a 401 wherever a token may be needed.
 fn check_shape(doc: &Value) {
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")), "openapi 3.1.x: {}", doc["openapi"]);
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "{}", doc["info"]);
-    let scheme = &doc["components"]["securitySchemes"]["bearerAuth"];
-    assert_eq!((&scheme["type"], &scheme["scheme"]), (&json!("http"), &json!("bearer")), "{scheme}");
+    for (name, kind) in [("bearerAuth", "bearer"), ("basicAuth", "basic")] {
+        let scheme = &doc["components"]["securitySchemes"][name];
+        assert_eq!((&scheme["type"], &scheme["scheme"]), (&json!("http"), &json!(kind)), "{scheme}");
+    }
     check_refs(doc, doc);
     let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -116,10 +119,12 @@ fn check_shape(doc: &Value) {
             let op_id = op["operationId"].as_str().unwrap_or_else(|| panic!("{what}: no operationId"));
             assert!(ids.insert(op_id.to_string()), "{what}: duplicate operationId {op_id}");
             assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{what}: no responses");
+            let security = op["security"].as_array().unwrap_or_else(|| panic!("{what}: no security"));
             if *m != "get" {
-                assert_eq!(op["security"], json!([{"bearerAuth": []}]), "{what} needs the bearer token");
-                assert!(op["responses"]["401"].is_object(), "{what}: 401 not documented");
+                assert!(security.contains(&json!({"bearerAuth": []})), "{what} needs the bearer token");
+                assert!(!security.contains(&json!({})), "{what}: the token is not optional");
             }
+            assert_eq!(!security.is_empty(), op["responses"]["401"].is_object(), "{what}: security vs 401");
         }
     }
 }
@@ -146,32 +151,7 @@ async fn the_document_is_openapi_3_1_and_matches_the_live_routes_both_ways() {
     for (method, path) in &docs {
         let op = &doc["paths"][path][method];
         let what = format!("{} {path}", method.to_uppercase());
-        let mut url = format!("{}{}", d.url, path.replace("{id}", &id).replace("{item}", ROLLBACK_DOC));
-        let query: Vec<String> = op["parameters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["in"] == "query" && !p["schema"]["default"].is_null())
-            .map(|p| {
-                format!("{}={}", p["name"].as_str().unwrap(), p["schema"]["default"].to_string().trim_matches('"'))
-            })
-            .collect();
-        if !query.is_empty() {
-            url = format!("{url}?{}", query.join("&"));
-        }
-        let req = match method.as_str() {
-            "get" => d.client.get(&url),
-            "post" => {
-                let example = &op["requestBody"]["content"]["application/json"]["example"];
-                let body = if example.is_null() { String::new() } else { example.to_string() };
-                d.client.post(&url).header("content-type", "application/json").body(body)
-            }
-            other => panic!("{what}: no test for method {other}"),
-        };
-        let resp = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
-        let status = resp.status().as_u16();
-        let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let text = resp.text().await.unwrap();
+        let (status, ctype, text) = send(&d, &doc, method, path, &id, None).await;
         assert_ne!(status, 405, "{what}: documented but the router has no such method: {text}");
         assert!(
             status != 404 || !text.contains("no such endpoint"),
@@ -193,6 +173,74 @@ async fn the_document_is_openapi_3_1_and_matches_the_live_routes_both_ways() {
         history.as_array().unwrap().iter().any(|h| h["item_id"] == ROLLBACK_DOC && h["to"] == "complete"),
         "the documented tick example was applied: {history}"
     );
+}
+
+/// Send the documented call `method path` to `d` (path parameters replaced by release `id` and
+/// a manual item; query parameters at their defaults; the documented example body), with an
+/// optional bearer token: status, content type and body.
+async fn send(
+    d: &Daemon,
+    doc: &Value,
+    method: &str,
+    path: &str,
+    id: &str,
+    token: Option<&str>,
+) -> (u16, String, String) {
+    let op = &doc["paths"][path][method];
+    let what = format!("{} {path}", method.to_uppercase());
+    let mut url = format!("{}{}", d.url, path.replace("{id}", id).replace("{item}", ROLLBACK_DOC));
+    let query: Vec<String> = op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "query" && !p["schema"]["default"].is_null())
+        .map(|p| format!("{}={}", p["name"].as_str().unwrap(), p["schema"]["default"].to_string().trim_matches('"')))
+        .collect();
+    if !query.is_empty() {
+        url = format!("{url}?{}", query.join("&"));
+    }
+    let mut req = match method {
+        "get" => d.client.get(&url),
+        "post" => {
+            let example = &op["requestBody"]["content"]["application/json"]["example"];
+            let body = if example.is_null() { String::new() } else { example.to_string() };
+            d.client.post(&url).header("content-type", "application/json").body(body)
+        }
+        other => panic!("{what}: no test for method {other}"),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = resp.status().as_u16();
+    let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (status, ctype, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_documented_security_matches_the_tokens_the_daemon_asks_for() {
+    const TOKEN: &str = "openapi-api-token-4711";
+    const READER: &str = "openapi-read-token-0815";
+    let target = FakeTarget::start();
+    let yaml = TOKEN_YAML
+        .replace(r#"api_token: "${TEST_TOKEN}""#, &format!(r#"api_token: "${{TEST_TOKEN}}", read_token: {READER}"#));
+    assert_ne!(yaml, TOKEN_YAML, "the token fixture changed; add the read token another way");
+    let fx = Fixture::new(&yaml, target.port);
+    let mut d = Daemon::start_with_env(&fx, &[("TEST_TOKEN", TOKEN)]);
+    d.token = Some(TOKEN.into());
+    let id = d.create(json!({"service": "checkout", "version": "2.0.1"})).await["id"].as_str().unwrap().to_string();
+    let resp = d.client.get(format!("{}/api/v1/openapi.json", d.url)).bearer_auth(READER).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "the read token reads the document");
+    let doc: Value = resp.json().await.unwrap();
+    for (method, path) in documented(&doc) {
+        let what = format!("{} {path}", method.to_uppercase());
+        let security = doc["paths"][&path][&method]["security"].as_array().cloned().unwrap_or_default();
+        let (anonymous, _, text) = send(&d, &doc, &method, &path, &id, None).await;
+        assert_eq!(anonymous == 401, !security.is_empty(), "{what} without a token answered {anonymous}: {text}");
+        let (reader, _, text) = send(&d, &doc, &method, &path, &id, Some(READER)).await;
+        let readable = security.is_empty() || security.contains(&json!({}));
+        assert_eq!(reader != 401, readable, "{what} with the read token answered {reader}: {text}");
+    }
 }
 
 #[test]

@@ -70,11 +70,37 @@ fn op(id: &str, tag: &str, summary: &str, codes: Vec<(&str, Value)>, extra: Valu
     o
 }
 
-/// A mutating operation: bearer token, and a 401 without it.
+/// A mutating operation: the API token (bearer, or basic auth with the token as password), and
+/// a 401 without it.
 fn mutating(mut o: Value) -> Value {
-    o["security"] = json!([{ "bearerAuth": [] }]);
+    o["security"] = json!([{ "bearerAuth": [] }, { "basicAuth": [] }]);
     o["responses"]["401"] = err("Missing or wrong `Authorization: Bearer <api_token>` (when a token is configured).");
     o
+}
+
+/// A reading operation: open unless `server.read_token` is set, then the read or the API token.
+fn reading(mut o: Value) -> Value {
+    o["security"] = json!([{}, { "bearerAuth": [] }, { "basicAuth": [] }]);
+    o["responses"]["401"] = err("A read token is configured and none (or a wrong one) was presented.");
+    o
+}
+
+/// Every operation without an explicit `security` is a reading one (see the router in `mod.rs`:
+/// everything but the probes `/-/healthy` and `/-/ready` sits behind the read token).
+fn default_reading(mut paths: Value) -> Value {
+    for item in paths.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+        for (method, o) in item.as_object_mut().into_iter().flatten() {
+            if method != "parameters" && o.get("security").is_none() {
+                *o = reading(o.take());
+            }
+        }
+    }
+    paths
+}
+
+/// No authentication, ever (liveness and readiness probes).
+fn open() -> Value {
+    json!({ "security": [] })
 }
 
 fn not_found() -> (&'static str, Value) {
@@ -93,7 +119,7 @@ fn paths() -> Value {
         v.extend(more);
         v
     };
-    json!({
+    default_reading(json!({
         "/api/v1/releases": {
             "get": op("listReleases", "releases", "Every release, newest first (without items).",
                 vec![("200", json_resp("Releases.", array(r("ReleaseView"))))], json!({})),
@@ -165,15 +191,16 @@ fn paths() -> Value {
         "/metrics": { "get": op("metrics", "ops", "Prometheus metrics (text exposition format).",
                 vec![("200", text_resp("Metrics.", "text/plain"))], json!({})) },
         "/-/healthy": { "get": op("healthy", "ops", "Liveness: the process serves HTTP.",
-                vec![("200", text_resp("Healthy.", "text/plain"))], json!({})) },
+                vec![("200", text_resp("Healthy.", "text/plain"))], open()) },
         "/-/ready": { "get": op("ready", "ops", "Readiness: the store is writable.",
                 vec![("200", text_resp("Ready.", "text/plain")),
-                     ("503", text_resp("Not ready.", "text/plain"))], json!({})) },
+                     ("503", text_resp("Not ready.", "text/plain"))], open()) },
         "/-/reload": { "post": mutating(op("reload", "ops",
                 "Re-read config and checklist; an invalid new config is rejected and the old one keeps running.",
                 vec![("200", text_resp("Reloaded.", "text/plain")),
+                     ("409", err("This shipwatch was not started from a config file.")),
                      ("422", err("The new config is invalid; the old one keeps running."))], json!({}))) },
-    })
+    }))
 }
 
 fn schemas() -> Value {
@@ -282,7 +309,8 @@ pub fn document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Verifies production releases from a team's Markdown checklist. Errors are JSON \
                 `{\"error\": \"...\"}`. Mutating calls need `Authorization: Bearer <api_token>` when the \
-                daemon has a token configured.",
+                daemon has a token configured; reading calls need the read token (or the API token) when \
+                `server.read_token` is set. Either token may also be sent as the password of HTTP basic auth.",
         },
         "tags": [
             { "name": "releases" }, { "name": "items" }, { "name": "notifications" },
@@ -290,8 +318,13 @@ pub fn document() -> Value {
         ],
         "paths": paths(),
         "components": {
-            "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer",
-                "description": "`server.api_token` from the config (`SHIPWATCH_API_TOKEN` for the CLI)." } },
+            "securitySchemes": {
+                "bearerAuth": { "type": "http", "scheme": "bearer",
+                    "description": "`server.api_token` (`SHIPWATCH_API_TOKEN` for the CLI), or `server.read_token` \
+                        for reading calls." },
+                "basicAuth": { "type": "http", "scheme": "basic",
+                    "description": "Any user name; the token as the password (for browsers)." },
+            },
             "schemas": schemas(),
         },
     })

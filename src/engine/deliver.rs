@@ -17,7 +17,7 @@ use crate::store::{Batch, OutboxRecord};
 /// Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s ... capped at 5 min, ±20% jitter.
 pub(crate) fn backoff(attempts: u32) -> Duration {
     let base =
-        Duration::from_secs(1).saturating_mul(1u32 << attempts.min(9).saturating_sub(1)).min(Duration::from_secs(300));
+        Duration::from_secs(1).saturating_mul(1u32 << attempts.saturating_sub(1).min(20)).min(Duration::from_secs(300));
     let jitter = rand::random_range(0.8..1.2);
     base.mul_f64(jitter)
 }
@@ -47,13 +47,21 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
                 Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the outbox"),
                 _ => {}
             }
+            // Sleep until the earliest retry is due (or new notifications wake us), at most
+            // five minutes, so idle daemons (and paused-time tests) do not spin.
+            let mut wait = Duration::from_secs(300);
             if let Ok(all) = inner.store.outbox() {
-                inner.metrics.set_outbox_depth(all.iter().filter(|r| !r.dead).count() as i64);
+                let pending: Vec<&OutboxRecord> = all.iter().filter(|r| !r.dead).collect();
+                inner.metrics.set_outbox_depth(pending.len() as i64);
+                let now = inner.clock.now();
+                if let Some(next) = pending.iter().map(|r| r.next_at).min() {
+                    wait = wait.min((next - now).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50)));
+                }
             }
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = inner.outbox_wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     });

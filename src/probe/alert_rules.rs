@@ -193,18 +193,7 @@ fn cut(s: &str, limit: usize) -> String {
 
 /// Parse Prometheus's `GET /api/v1/rules` answer, keeping the alerting rules.
 pub fn parse_rules(v: &Value) -> Result<Vec<AlertRule>, String> {
-    match v.get("status").and_then(Value::as_str) {
-        Some("success") => {}
-        Some(_) => {
-            let err = v.get("error").and_then(Value::as_str).unwrap_or("no error text");
-            return Err(format!("status is not success: {err}"));
-        }
-        None => return Err("no status field (is this a Prometheus API?)".into()),
-    }
-    let groups = v
-        .pointer("/data/groups")
-        .and_then(Value::as_array)
-        .ok_or("no data.groups array (is this a Prometheus API?)")?;
+    let groups = super::source::api_array(v, "/data/groups")?;
     let mut out = vec![];
     for (gi, g) in groups.iter().enumerate() {
         let group = g.get("name").and_then(Value::as_str).unwrap_or_default();

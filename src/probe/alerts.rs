@@ -285,18 +285,7 @@ pub fn parse_alertmanager(v: &Value) -> Result<Vec<ActiveAlert>, String> {
 
 /// Parse Prometheus's `GET /api/v1/alerts` answer (`{status, data: {alerts: [...]}}`).
 pub fn parse_prometheus(v: &Value) -> Result<Vec<ActiveAlert>, String> {
-    match v.get("status").and_then(Value::as_str) {
-        Some("success") => {}
-        Some(_) => {
-            let err = v.get("error").and_then(Value::as_str).unwrap_or("no error text");
-            return Err(format!("status is not success: {err}"));
-        }
-        None => return Err("no status field (is this a Prometheus API?)".into()),
-    }
-    let list = v
-        .pointer("/data/alerts")
-        .and_then(Value::as_array)
-        .ok_or("no data.alerts array (is this a Prometheus API?)")?;
+    let list = super::source::api_array(v, "/data/alerts")?;
     list.iter()
         .enumerate()
         .map(|(i, a)| {

@@ -146,3 +146,19 @@ pub fn build_all(sources: &BTreeMap<String, Source>, config_dir: &Path) -> Resul
     }
     if errs.is_empty() { Ok(out) } else { Err(errs) }
 }
+
+/// The array at `pointer` of a Prometheus API answer (`{status: "success", data: ...}`), or why
+/// the answer is not one.
+pub fn api_array<'a>(v: &'a serde_json::Value, pointer: &str) -> Result<&'a Vec<serde_json::Value>, String> {
+    use serde_json::Value;
+    match v.get("status").and_then(Value::as_str) {
+        Some("success") => {}
+        Some(_) => {
+            let err = v.get("error").and_then(Value::as_str).unwrap_or("no error text");
+            return Err(format!("status is not success: {err}"));
+        }
+        None => return Err("no status field (is this a Prometheus API?)".into()),
+    }
+    let field = pointer.trim_start_matches('/').replace('/', ".");
+    v.pointer(pointer).and_then(Value::as_array).ok_or_else(|| format!("no {field} array (is this a Prometheus API?)"))
+}

@@ -96,6 +96,21 @@ impl SqliteStore {
     }
 }
 
+fn id_body(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// Outbox records from `(id, body)` rows.
+fn outbox_rows(rows: impl Iterator<Item = rusqlite::Result<(i64, String)>>) -> Result<Vec<OutboxRecord>, StoreError> {
+    rows.map(|row| {
+        let (id, body) = row?;
+        let mut rec: OutboxRecord = parse("outbox", &body)?;
+        rec.id = id;
+        Ok(rec)
+    })
+    .collect()
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -202,28 +217,13 @@ impl Store for SqliteStore {
         let mut st = conn.prepare_cached(
             "SELECT id, body FROM outbox WHERE dead = 0 AND next_at_ms <= ?1 ORDER BY next_at_ms, id LIMIT ?2",
         )?;
-        let rows =
-            st.query_map(params![ms(now), limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        rows.map(|row| {
-            let (id, body) = row?;
-            let mut rec: OutboxRecord = parse("outbox", &body)?;
-            rec.id = id;
-            Ok(rec)
-        })
-        .collect()
+        outbox_rows(st.query_map(params![ms(now), limit as i64], id_body)?)
     }
 
     fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare_cached("SELECT id, body FROM outbox ORDER BY id")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        rows.map(|row| {
-            let (id, body) = row?;
-            let mut rec: OutboxRecord = parse("outbox", &body)?;
-            rec.id = id;
-            Ok(rec)
-        })
-        .collect()
+        outbox_rows(st.query_map([], id_body)?)
     }
 
     fn outbox_update(&self, rec: &OutboxRecord) -> Result<(), StoreError> {
