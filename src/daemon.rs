@@ -49,6 +49,7 @@ impl Daemon {
             .await
             .map_err(|source| DaemonError::Listen { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| DaemonError::Listen { addr, source })?;
+        engine.set_bound_addr(local);
         let stop = CancellationToken::new();
         let state = AppState {
             engine: engine.clone(),

@@ -274,9 +274,9 @@ mod tests {
         for want in [
             r#"shipwatch_probe_runs_total{probe="health",kind="http",result="pass"} 2"#,
             r#"shipwatch_probe_runs_total{probe="health",kind="http",result="fail"} 1"#,
-            r#"shipwatch_probe_duration_seconds_bucket{le="0.005",probe="health",kind="http"} 0"#,
-            r#"shipwatch_probe_duration_seconds_bucket{le="0.025",probe="health",kind="http"} 1"#,
-            r#"shipwatch_probe_duration_seconds_bucket{le="30.0",probe="health",kind="http"} 3"#,
+            r#"shipwatch_probe_duration_seconds_bucket{probe="health",kind="http",le="0.005"} 0"#,
+            r#"shipwatch_probe_duration_seconds_bucket{probe="health",kind="http",le="0.025"} 1"#,
+            r#"shipwatch_probe_duration_seconds_bucket{probe="health",kind="http",le="30"} 3"#,
             r#"shipwatch_probe_duration_seconds_count{probe="health",kind="http"} 3"#,
             r#"shipwatch_notifications_total{receiver="oncall",result="ok"} 1"#,
             r#"shipwatch_notifications_total{receiver="oncall",result="error"} 1"#,

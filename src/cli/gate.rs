@@ -6,6 +6,7 @@
 //! daemon unreachable at the start) exit 1. A live progress line goes to stderr (rewritten in
 //! place on a terminal, a line per change otherwise); `--junit FILE` writes a JUnit report.
 
+mod cases;
 mod select;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use super::ServerArgs;
 use super::client::{self, Failure};
 use super::junit::{self, Case, Suite, Verdict};
+use cases::{cases, evidence_text};
 use select::Selection;
 
 /// Exit codes: the contract with CI.
@@ -165,89 +167,6 @@ impl Progress {
     }
 }
 
-/// What to say about an item's evidence: its message and the details, one per line.
-fn evidence_text(it: &Value) -> (String, String) {
-    let ev = &it["evidence"];
-    let e = &ev["evidence"];
-    let message = e["message"].as_str().unwrap_or("").to_string();
-    let mut lines = Vec::new();
-    if let Some(p) = ev["probe"].as_str() {
-        lines.push(format!("probe: {p} ({})", ev["status"].as_str().unwrap_or("?")));
-    }
-    for (k, label) in [("target", "target"), ("expected", "expected"), ("observed", "observed")] {
-        if let Some(v) = e[k].as_str() {
-            lines.push(format!("{label}: {v}"));
-        }
-    }
-    for (k, label) in [("status_code", "HTTP status"), ("exit_code", "exit code"), ("latency_ms", "latency ms")] {
-        if !e[k].is_null() {
-            lines.push(format!("{label}: {}", e[k]));
-        }
-    }
-    if let Some(a) = e["alerts"].as_array().filter(|a| !a.is_empty()) {
-        let names: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
-        lines.push(format!("alerts: {}", names.join(", ")));
-    }
-    if !message.is_empty() {
-        lines.push(message.clone());
-    }
-    (message, lines.join("\n"))
-}
-
-/// Latest probe results of a waiting item, for the timed-out report.
-fn last_results(it: &Value) -> String {
-    let rs: Vec<String> = it["last_results"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    let (p, s) = (r["probe"].as_str().unwrap_or("?"), r["status"].as_str().unwrap_or("?"));
-                    format!("last {p}: {s} — {}", r["evidence"]["message"].as_str().unwrap_or(""))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    rs.join("\n")
-}
-
-/// The JUnit cases for the selected items as they ended.
-fn cases(rel: &Value, selected: &[String], outcome: &Outcome, done_at: &HashMap<String, f64>, total: f64) -> Vec<Case> {
-    selected
-        .iter()
-        .map(|id| {
-            let it = item(rel, id).cloned().unwrap_or(Value::Null);
-            let state = it["state"].as_str().unwrap_or("pending");
-            let (message, body) = evidence_text(&it);
-            let verdict = if is_done(state) {
-                Verdict::Passed
-            } else if is_red(state) {
-                Verdict::Failure { message: format!("{state}: {message}"), body }
-            } else {
-                let body = format!("still {state}\n{}", last_results(&it)).trim_end().to_string();
-                match outcome {
-                    Outcome::TimedOut => Verdict::Error { message: "timed out".into(), body },
-                    Outcome::Failed { release: Some(r), .. } => {
-                        Verdict::Failure { message: format!("release failed: {r}"), body }
-                    }
-                    _ => Verdict::Skipped { message: format!("not finished when the gate stopped ({state})") },
-                }
-            };
-            let output = is_done(state).then(|| {
-                let by = it["by"].as_str().map(|b| format!("{state} by {b}")).unwrap_or_else(|| state.to_string());
-                let why = it["note"].as_str().map(String::from).unwrap_or(message);
-                if why.is_empty() { by } else { format!("{by}: {why}") }
-            });
-            Case {
-                classname: it["section"].as_str().unwrap_or("checklist").to_string(),
-                name: it["text"].as_str().unwrap_or(id).to_string(),
-                time_s: done_at.get(id).copied().unwrap_or(total),
-                verdict,
-                output,
-            }
-        })
-        .collect()
-}
-
 /// Print the final verdict on stdout and return its exit code.
 fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed: Duration) -> u8 {
     let done = selected.iter().filter(|i| is_done(state_of(rel, i))).count();
@@ -341,6 +260,10 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     let mut rel = match fetch(path.clone()).await {
         Ok(Some(v)) => v,
         Ok(None) => return Ok(setup_error(&a, started, &format!("no answer from {server} within {}", a.timeout))),
+        Err(f @ Failure::Http(401, _)) => {
+            let hint = "set SHIPWATCH_API_TOKEN to the daemon's server.read_token or server.api_token";
+            return Ok(setup_error(&a, started, &format!("{f}\n  {hint}")));
+        }
         Err(f) => return Ok(setup_error(&a, started, &f.to_string())),
     };
     let items = rel["items"].as_array().cloned().unwrap_or_default();
@@ -370,9 +293,10 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
         if now >= deadline {
             break Outcome::TimedOut;
         }
-        let (key, mut line) = progress_line(id, &rel, &selected, deadline - now);
+        let (mut key, mut line) = progress_line(id, &rel, &selected, deadline - now);
         if let Some(t) = &trouble {
             line.push_str(&format!(" ({t}; retrying)"));
+            key.push_str(" (trouble)");
         }
         progress.show(&key, &line);
         tokio::time::sleep(interval.min(deadline - now)).await;

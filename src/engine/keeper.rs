@@ -16,7 +16,7 @@ use crate::release::ItemState;
 
 /// The alerts `receiver` should see firing now.
 fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Vec<AmAlert> {
-    let base = super::route::base_url(cfg);
+    let base = inner.base_url(cfg);
     let routed =
         |notify: &[String], kind: EventKind| notify.contains(&receiver.name) || receiver.events.contains(&kind);
     let mut out = vec![];
@@ -37,8 +37,9 @@ fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Ve
             let info = ItemInfo { id: id.clone(), text: text.clone(), section: None, state: rec.state.as_str().into() };
             let why = rec.evidence.as_ref().map(|e| format!(" — {}", e.evidence.message)).unwrap_or_default();
             let summary = format!("{title} — {} {} ({}): {text}{why}", r.service, r.version, r.environment);
-            let probe = rec.evidence.as_ref().and_then(|e| e.probe.as_deref());
-            out.push(alertmanager::alert(name, r, Some(&info), probe, &s.severity, &summary, &link, rec.since));
+            // Item alerts are identified by release and item only (as the event pushes are), so
+            // a different probe deciding never resolves and re-fires the same incident.
+            out.push(alertmanager::alert(name, r, Some(&info), None, &s.severity, &summary, &link, rec.since));
         }
         for (pname, def) in &cfg.probes {
             let streak =

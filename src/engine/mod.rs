@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Wakes the delivery loop when notifications are queued.
     outbox_wake: tokio::sync::Notify,
+    /// The address the API is bound to (links in notifications).
+    bound: RwLock<Option<String>>,
 }
 
 /// A handle to the running engine; cheap to clone.
@@ -97,6 +99,7 @@ impl Engine {
             store_ok: AtomicBool::new(true),
             metrics: Arc::new(crate::metrics::Metrics::default()),
             outbox_wake: tokio::sync::Notify::new(),
+            bound: RwLock::new(None),
         });
         let engine = Engine(inner);
         engine.recover()?;
@@ -114,6 +117,11 @@ impl Engine {
     /// Ready: the store answers and the last write succeeded.
     pub fn ready(&self) -> bool {
         self.0.store_ok.load(Ordering::Relaxed) && self.0.store.ping().is_ok() && !self.0.shutdown.is_cancelled()
+    }
+
+    /// Tell the engine where the API listens (for links when `server.external_url` is unset).
+    pub fn set_bound_addr(&self, addr: std::net::SocketAddr) {
+        *self.0.bound.write().unwrap_or_else(|e| e.into_inner()) = Some(addr.to_string());
     }
 
     /// shipwatch's own metrics.
@@ -138,6 +146,12 @@ impl Engine {
 impl Inner {
     pub(crate) fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Base URL for links in notifications.
+    pub(crate) fn base_url(&self, cfg: &Config) -> String {
+        let bound = self.bound.read().unwrap_or_else(|e| e.into_inner()).clone();
+        route::base_url(cfg, bound.as_deref())
     }
 
     /// The probe runtime in force (sources are rebuilt on reload).

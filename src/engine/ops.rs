@@ -120,7 +120,7 @@ impl Inner {
             h.extend(fx.history.iter().cloned());
             super::report::build(cfg, rel, &h, now)
         });
-        fx.outbox.extend(super::route::route(cfg, rel, &fx.events, now, report.as_ref()));
+        fx.outbox.extend(super::route::route(cfg, &self.base_url(cfg), rel, &fx.events, now, report.as_ref()));
     }
 
     /// Record one probe run (called by the probe tasks).

@@ -25,9 +25,9 @@ impl Engine {
             let mut state = inner.state();
             for rel in state.values_mut().filter(|r| r.release.state.is_active()) {
                 for (k, v) in super::ops::initial_items(&config, &rel.release.id, now) {
-                    if !rel.items.contains_key(&k) {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = rel.items.entry(k) {
                         added.push(v.clone());
-                        rel.items.insert(k, v);
+                        slot.insert(v);
                     }
                 }
                 // Items bound or unbound by the new config move between manual and pending;

@@ -15,14 +15,15 @@ use crate::notify::{ItemInfo, Notification, SCHEMA_VERSION};
 use crate::release::ItemState;
 use crate::store::OutboxRecord;
 
-/// The base URL for links.
-pub(crate) fn base_url(cfg: &Config) -> String {
-    cfg.server
-        .external_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", cfg.server.listen))
-        .trim_end_matches('/')
-        .to_string()
+/// The base URL for links: `server.external_url`, else the address the API is bound to
+/// (`bound`), else the configured listen address.
+pub(crate) fn base_url(cfg: &Config, bound: Option<&str>) -> String {
+    let url = match (&cfg.server.external_url, bound) {
+        (Some(u), _) => u.clone(),
+        (None, Some(b)) => format!("http://{}", b.replace("0.0.0.0", "localhost")),
+        (None, None) => format!("http://{}", cfg.server.listen),
+    };
+    url.trim_end_matches('/').to_string()
 }
 
 /// The reserved receiver name of the rollback hook.
@@ -31,6 +32,7 @@ pub(crate) const ROLLBACK: &str = "rollback";
 /// Outbox records for `events` of release `rel`. `report` goes with verdict events.
 pub(crate) fn route(
     cfg: &Config,
+    base: &str,
     rel: &Rel,
     events: &[Event],
     now: DateTime<Utc>,
@@ -55,7 +57,7 @@ pub(crate) fn route(
                 release: rel.release.clone(),
                 item: None,
                 evidence: ev.evidence.clone(),
-                link: format!("{}/api/v1/releases/{}", base_url(cfg), rel.release.id),
+                link: format!("{}/api/v1/releases/{}", base, rel.release.id),
                 report: None,
             };
             out.push(OutboxRecord {
@@ -104,7 +106,7 @@ pub(crate) fn route(
         });
         let verdict = matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed);
         for (receiver, actions) in to {
-            let base = format!(
+            let key_base = format!(
                 "{}/{}/{}/{}/{receiver}",
                 rel.release.id,
                 ev.kind.as_str(),
@@ -112,9 +114,9 @@ pub(crate) fn route(
                 ev.at.timestamp_millis()
             );
             let keys: Vec<(String, Option<&str>)> = if actions.is_empty() {
-                vec![(base, None)]
+                vec![(key_base, None)]
             } else {
-                actions.iter().map(|a| (format!("{base}/{a}"), Some(*a))).collect()
+                actions.iter().map(|a| (format!("{key_base}/{a}"), Some(*a))).collect()
             };
             for (key, action) in keys {
                 let notification = Notification {
@@ -125,7 +127,7 @@ pub(crate) fn route(
                     release: rel.release.clone(),
                     item: item.clone(),
                     evidence: ev.evidence.clone(),
-                    link: format!("{}/api/v1/releases/{}", base_url(cfg), rel.release.id),
+                    link: format!("{}/api/v1/releases/{}", base, rel.release.id),
                     report: if verdict { report.cloned() } else { None },
                 };
                 out.push(OutboxRecord {

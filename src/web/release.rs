@@ -284,15 +284,17 @@ fn people_table(ctx: &Ctx, people: &[&ItemView]) -> Markup {
     html! {
         div.scroll {
             table.people-table {
-                thead { tr { th scope="col" { "Item" } th scope="col" { "State" } th scope="col" { "By" } th scope="col" { "When" } th scope="col" { "Note" } } }
+                thead { tr { th scope="col" { "Item" } th scope="col" { "By" } th scope="col" { "Note" } th scope="col" { "When" } } }
                 tbody {
                     @for i in people {
                         tr {
-                            th scope="row" { a href=(format!("#item-{}", i.id)) { (ctx.s(&i.text)) } }
-                            td { (badge(item_state(i.state))) }
+                            th scope="row" {
+                                (badge(item_state(i.state))) " "
+                                a href=(format!("#item-{}", i.id)) { (ctx.s(&i.text)) }
+                            }
                             td { (ctx.s(i.by.as_deref().unwrap_or("?"))) }
-                            td { (when(ctx, i.since)) }
                             td { (ctx.s(i.note.as_deref().unwrap_or(""))) }
+                            td { (when(ctx, i.since)) }
                         }
                     }
                 }

@@ -151,6 +151,11 @@ impl Drop for Hook {
     }
 }
 
+/// A client for the test's own servers (no proxy, short timeout).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap()
+}
+
 /// A real Alertmanager on a fixed port that can be stopped and started again on that port.
 pub struct Am {
     pub url: String,
@@ -185,7 +190,7 @@ impl Am {
             .spawn()
             .expect("spawn alertmanager");
         self.child = Some(child);
-        let http = reqwest::Client::new();
+        let http = client();
         let url = format!("{}/-/ready", self.url);
         wait_for("alertmanager ready", Duration::from_secs(30), || {
             let (http, url) = (http.clone(), url.clone());
@@ -218,7 +223,7 @@ impl Am {
             ],
         )
         .unwrap();
-        let v: Value = match reqwest::get(url).await {
+        let v: Value = match client().get(url).send().await {
             Ok(r) => r.json().await.unwrap_or_default(),
             Err(_) => Value::Null,
         };
