@@ -6,7 +6,14 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = shipwatch::cli::Cli::parse();
+    // Usage errors exit 1, not clap's 2: `shipwatch gate` reserves 2 for "timed out".
+    let cli = match shipwatch::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     match shipwatch::cli::dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {

@@ -213,3 +213,12 @@ async fn client_commands_drive_a_live_daemon() {
         assert!(!run.both().contains(TOKEN), "the token leaked into CLI output: {run}");
     }
 }
+
+#[test]
+fn usage_errors_exit_1_so_gate_timeouts_keep_exit_2() {
+    let out = std::process::Command::new(BIN).args(["gate", "some-release", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "usage error: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
+    let help = std::process::Command::new(BIN).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0), "--help exits 0");
+}
