@@ -47,6 +47,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether shipwatch (not a person) ticks item `id`: bound to probes or an event, or the
+    /// item of an enabled rollback hook.
+    pub fn is_bound(&self, id: &str) -> bool {
+        self.items.contains_key(id)
+            || self.rollback.as_ref().is_some_and(|r| r.auto_rollback && r.item.as_deref() == Some(id))
+    }
+
     /// Items bound to at least one probe.
     pub fn automated(&self) -> usize {
         self.items.values().filter(|b| !b.probes.is_empty()).count()

@@ -56,7 +56,7 @@ pub(crate) fn initial_items(cfg: &Config, release_id: &str, now: DateTime<Utc>) 
         .items
         .iter()
         .map(|it| {
-            let bound = cfg.items.contains_key(&it.id);
+            let bound = cfg.is_bound(&it.id);
             let (state, by) = match (it.checked, bound) {
                 (true, _) => (ItemState::Complete, Some("checklist".to_string())),
                 (false, true) => (ItemState::Pending, None),
@@ -301,7 +301,7 @@ impl Engine {
             return Err(invalid("by", "say who ticks the item"));
         }
         self.person(id, item, ItemState::Complete, by, note, |cfg, _rec| {
-            if cfg.items.contains_key(item) {
+            if cfg.is_bound(item) {
                 return Err(EngineError::Conflict(format!(
                     "item '{item}' is automated: shipwatch ticks it when its evidence holds; use waive to override it"
                 )));

@@ -33,7 +33,7 @@ impl Engine {
                 // Items bound or unbound by the new config move between manual and pending;
                 // complete, failing, regressed and waived items keep their state.
                 for (k, rec) in rel.items.iter_mut() {
-                    let bound = config.items.contains_key(k);
+                    let bound = config.is_bound(k);
                     let to = match (rec.state, bound) {
                         (ItemState::Manual, true) => ItemState::Pending,
                         (ItemState::Pending, false) => ItemState::Manual,

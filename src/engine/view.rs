@@ -106,7 +106,7 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
         section: it.and_then(|i| i.section.clone()),
         state: rec.state,
         since: rec.since,
-        automated: b.is_some(),
+        automated: cfg.is_bound(id),
         pass: b.filter(|b| !b.probes.is_empty()).map(|b| b.pass),
         last_results: probes.iter().filter_map(|p| rel.last.get(p).cloned()).collect(),
         probes,
