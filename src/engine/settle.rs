@@ -113,8 +113,10 @@ pub(crate) fn record_change(
 /// Apply one probe result to every item bound to that probe.
 pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx: &mut Effects) {
     let at = result.at;
+    // `no_data: wait`: recorded, but no observation at all (neither an error nor blindness).
+    let waiting = result.evidence.details.get("no_data").is_some_and(|v| v == "wait");
     for (id, b) in &cfg.items {
-        if !b.probes.contains(&result.probe) {
+        if waiting || !b.probes.contains(&result.probe) {
             continue;
         }
         let Some(item) = rel.items.get_mut(id) else { continue };
@@ -132,6 +134,7 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
     // Blind: the probe could not measure `error_limit` times in a row (announced once per streak).
     if let Some(def) = cfg.probes.get(&result.probe)
         && result.status == crate::probe::Status::Error
+        && !waiting
     {
         let streak = rel
             .items
@@ -161,7 +164,14 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
             if let Some(item) = rel.items.get_mut(id)
                 && let Some(c) = rules::evaluate_item(b, item, now)
             {
-                record_change(rel, id, None, c, None, now, fx);
+                // The evidence is the latest result of the item's probes.
+                let latest = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|r| r.at);
+                let ev = latest.map(|r| ItemEvidence {
+                    probe: Some(r.probe.clone()),
+                    status: Some(r.status),
+                    evidence: r.evidence.clone(),
+                });
+                record_change(rel, id, None, c, ev, now, fx);
             }
         }
         if rules::window_closed(&rel.release, now) {
