@@ -81,7 +81,7 @@ impl AlertsProbe {
         let started = tokio::time::Instant::now();
         let mut outcome = match rt.source(&self.source) {
             Err(o) => o,
-            Ok(src) => self.run_on(src, ctx).await,
+            Ok(src) => src.within(self.timeout(), self.run_on(src, ctx)).await,
         };
         outcome.evidence.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
         super::http::redact_outcome(outcome, &rt.redactor)

@@ -72,8 +72,11 @@ pub async fn scrape_warnings(cfg: &Config, rt: &Runtime) -> Vec<String> {
 }
 
 async fn fetch_interval(src: &SourceClient) -> Option<Duration> {
-    let fut = src.get_json("/api/v1/status/config");
-    let v = tokio::time::timeout(Duration::from_secs(3), fut).await.ok()?.ok()?;
+    // Not `get_json`: that records outages, and the engine's own client logs this one.
+    let url = format!("{}/api/v1/status/config", src.url);
+    let fut =
+        async { src.http.get(&url).send().await.ok()?.error_for_status().ok()?.json::<serde_json::Value>().await.ok() };
+    let v = tokio::time::timeout(Duration::from_secs(3), fut).await.ok()??;
     min_scrape_interval(v["data"]["yaml"].as_str()?)
 }
 

@@ -112,8 +112,16 @@ fn query_error(src: &SourceClient, e: prometheus_http_query::Error) -> (bool, St
             (true, format!("Prometheus rejected the query ({:?}): {}", p.error_type(), p.message()))
         }
         prometheus_http_query::Error::Client(c) => match c.inner() {
+            Some(r) if r.is_status() => (
+                false,
+                format!(
+                    "prometheus source '{}' answered HTTP {}",
+                    src.name,
+                    r.status().map(|s| s.to_string()).unwrap_or_default()
+                ),
+            ),
             Some(r) if r.is_decode() => (
-                true,
+                false,
                 format!(
                     "prometheus source '{}' answered something that is not a Prometheus API response: {c}",
                     src.name
@@ -177,14 +185,25 @@ impl PromProbe {
         now: DateTime<Utc>,
     ) -> Result<Vec<Series>, (bool, String)> {
         let client = src.prometheus().map_err(|e| (true, e))?;
-        let res = match (self.for_, at) {
-            (Some(f), None) => {
-                let start = now - chrono::Duration::from_std(f.0).unwrap_or_default();
-                let step = (f.0.as_secs_f64() / 30.0).max(1.0);
-                client.query_range(q, start.timestamp(), now.timestamp(), step).get().await
+        let fut = async {
+            match (self.for_, at) {
+                (Some(f), None) => {
+                    let start = now - chrono::Duration::from_std(f.0).unwrap_or_default();
+                    let step = (f.0.as_secs_f64() / 30.0).max(1.0);
+                    client.query_range(q, start.timestamp(), now.timestamp(), step).get().await
+                }
+                (_, Some(t)) => client.query(q).at(t.timestamp()).get().await,
+                (None, None) => client.query(q).get().await,
             }
-            (_, Some(t)) => client.query(q).at(t.timestamp()).get().await,
-            (None, None) => client.query(q).get().await,
+        };
+        let Ok(res) = tokio::time::timeout(self.timeout(), fut).await else {
+            let why = format!(
+                "prometheus source '{}' did not answer within {} (timed out)",
+                src.name,
+                humantime::format_duration(self.timeout())
+            );
+            src.observe(false, &why);
+            return Err((false, why));
         };
         match res {
             Ok(r) => {

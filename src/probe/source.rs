@@ -88,6 +88,28 @@ impl SourceClient {
         }
     }
 
+    /// Run `fut` (one probe's requests to this source) within the probe's `timeout`; running
+    /// out of time is an outage of the source and an `error` outcome.
+    pub async fn within(
+        &self,
+        timeout: Duration,
+        fut: impl std::future::Future<Output = super::Outcome>,
+    ) -> super::Outcome {
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(o) => o,
+            Err(_) => {
+                let why = format!(
+                    "{} source '{}' did not answer within {} (timed out)",
+                    self.kind,
+                    self.name,
+                    humantime::format_duration(timeout)
+                );
+                self.observe(false, &why);
+                super::Outcome::error(super::Evidence { message: why, ..Default::default() })
+            }
+        }
+    }
+
     /// Whether the last call failed to reach the source.
     pub fn is_down(&self) -> bool {
         self.down.load(Ordering::Relaxed)
