@@ -172,8 +172,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Warnings that need the sources (rate() windows vs scrape interval); empty when none.
 async fn live_warnings(cfg: &config::Config) -> Vec<String> {
-    let dir = cfg.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    match crate::probe::source::build_all(&cfg.sources, &dir) {
+    match crate::probe::source::build_all(&cfg.sources, &cfg.dir()) {
         Ok(sources) => {
             let rt = crate::probe::Runtime::with_sources(cfg.redactor.clone(), sources);
             crate::probe::lint::scrape_warnings(cfg, &rt).await

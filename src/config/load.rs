@@ -144,18 +144,12 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    let section = |cx: &mut Ctx, key: &str| -> Option<Value> {
-        root.get(key).filter(|v| !v.is_null()).cloned().or_else(|| {
-            let _ = cx;
-            None
-        })
-    };
+    let section = |key: &str| -> Option<Value> { root.get(key).filter(|v| !v.is_null()).cloned() };
 
-    let server: Server = section(&mut cx, "server").and_then(|v| cx.de(&v, &p(&["server"]))).unwrap_or_default();
-    let mut storage: Storage =
-        section(&mut cx, "storage").and_then(|v| cx.de(&v, &p(&["storage"]))).unwrap_or_default();
+    let server: Server = section("server").and_then(|v| cx.de(&v, &p(&["server"]))).unwrap_or_default();
+    let mut storage: Storage = section("storage").and_then(|v| cx.de(&v, &p(&["storage"]))).unwrap_or_default();
     storage.sqlite = storage.sqlite.map(|s| if s.is_absolute() { s } else { dir.join(s) });
-    let window: Window = section(&mut cx, "window").and_then(|v| cx.de(&v, &p(&["window"]))).unwrap_or_default();
+    let window: Window = section("window").and_then(|v| cx.de(&v, &p(&["window"]))).unwrap_or_default();
     if window.min.0 > window.max.0 {
         cx.at_value(
             &p(&["window", "min"]),
@@ -166,11 +160,11 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
     if window.max.0.is_zero() {
         cx.at_value(&p(&["window", "max"]), "window.max must be longer than 0s".into(), None);
     }
-    let templates_dir: Option<PathBuf> = section(&mut cx, "templates").and_then(|v| cx.de(&v, &p(&["templates"])));
+    let templates_dir: Option<PathBuf> = section("templates").and_then(|v| cx.de(&v, &p(&["templates"])));
     let templates = Templates::for_config(&dir, templates_dir);
 
     // Checklist.
-    let checklist_ref: String = section(&mut cx, "checklist")
+    let checklist_ref: String = section("checklist")
         .and_then(|v| cx.de(&v, &p(&["checklist"])))
         .unwrap_or_else(|| "release-checklist.md".to_string());
     let checklist_path = dir.join(&checklist_ref);
@@ -280,7 +274,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
         }
     }
 
-    let mut rollback: Option<super::Rollback> = section(&mut cx, "rollback").and_then(|v| cx.de(&v, &p(&["rollback"])));
+    let mut rollback: Option<super::Rollback> = section("rollback").and_then(|v| cx.de(&v, &p(&["rollback"])));
     if let Some(rb) = rollback.as_mut() {
         if rb.webhook.is_some() == rb.command.is_some() {
             cx.at_key(&p(&["rollback"]), "rollback needs exactly one of webhook: or command:".into(), None);

@@ -54,6 +54,11 @@ impl Config {
             || self.rollback.as_ref().is_some_and(|r| r.auto_rollback && r.item.as_deref() == Some(id))
     }
 
+    /// The directory relative paths of this config resolve against.
+    pub fn dir(&self) -> PathBuf {
+        self.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
+    }
+
     /// Items bound to at least one probe.
     pub fn automated(&self) -> usize {
         self.items.values().filter(|b| !b.probes.is_empty()).count()

@@ -10,8 +10,6 @@ use tokio::task::JoinSet;
 use super::Inner;
 use crate::notify::{self, DeliveryError};
 use crate::probe::Evidence;
-use crate::release::{ItemEvidence, ItemState};
-use crate::rules::Change;
 use crate::store::{Batch, OutboxRecord};
 
 /// Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s ... capped at 5 min, ±20% jitter.
@@ -103,23 +101,17 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
             let res = tokio::task::spawn_blocking(move || {
                 i.mutate(&release, |_, rel, now, fx| {
                     fx.delivered.push(id);
-                    if let Some(item) = action.as_deref()
-                        && let Some(r) = rel.items.get_mut(item)
-                        && r.state == ItemState::Pending
-                    {
-                        r.state = ItemState::Complete;
-                        r.since = now;
-                        r.ever_complete = true;
-                        r.by = Some("shipwatch".into());
+                    if let Some(item) = action.as_deref() {
                         let how = if d.status == 0 { d.detail.clone() } else { format!("HTTP {}", d.status) };
                         let message =
                             format!("delivered to {receiver_name} ({how}) at {}", now.format("%Y-%m-%d %H:%M:%S UTC"));
-                        let mut evidence =
-                            Evidence { message: message.clone(), status_code: Some(d.status), ..Default::default() };
-                        evidence.target = Some(receiver_name.clone());
-                        let ev = ItemEvidence { probe: None, status: None, evidence };
-                        let change = Change { from: ItemState::Pending, to: ItemState::Complete, message };
-                        super::settle::record_change(rel, item, None, change, Some(ev), now, fx);
+                        let evidence = Evidence {
+                            message,
+                            status_code: Some(d.status),
+                            target: Some(receiver_name.clone()),
+                            ..Default::default()
+                        };
+                        super::settle::tick_action(rel, item, evidence, now, fx);
                     }
                     Ok(())
                 })

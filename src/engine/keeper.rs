@@ -42,8 +42,7 @@ fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Ve
             out.push(alertmanager::alert(name, r, Some(&info), None, &s.severity, &summary, &link, rec.since));
         }
         for (pname, def) in &cfg.probes {
-            let streak =
-                rel.items.values().filter_map(|i| i.tracks.get(pname)).map(|t| t.consecutive_error).max().unwrap_or(0);
+            let streak = rel.error_streak(pname);
             if streak < def.error_limit {
                 continue;
             }

@@ -55,6 +55,14 @@ pub(crate) struct Rel {
     pub last: BTreeMap<String, ResultRecord>,
 }
 
+impl Rel {
+    /// How many `error` results in a row `probe` has had (its longest streak over the items
+    /// bound to it): `verifier.blind` when it reaches the probe's `error_limit`.
+    pub(crate) fn error_streak(&self, probe: &str) -> u32 {
+        self.items.values().filter_map(|i| i.tracks.get(probe)).map(|t| t.consecutive_error).max().unwrap_or(0)
+    }
+}
+
 pub(crate) struct Inner {
     config: RwLock<Arc<Config>>,
     store: Arc<dyn Store>,
@@ -81,8 +89,7 @@ pub struct Engine(pub(crate) Arc<Inner>);
 impl Engine {
     /// Load state from `store` and start watching every active release.
     pub fn start(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
-        let dir = config.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        let sources = crate::probe::source::build_all(&config.sources, &dir)
+        let sources = crate::probe::source::build_all(&config.sources, &config.dir())
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let rt = Runtime::with_sources(config.redactor.clone(), sources);
         let (events, _) = broadcast::channel(1024);

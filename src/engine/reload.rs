@@ -14,8 +14,7 @@ impl Engine {
     /// Swap in `config` (already validated by `config::load`).
     pub fn reload(&self, config: Config) -> Result<(), EngineError> {
         let inner = &self.0;
-        let dir = config.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        let sources = crate::probe::source::build_all(&config.sources, &dir)
+        let sources = crate::probe::source::build_all(&config.sources, &config.dir())
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let config = Arc::new(config);
         let now = inner.clock.now();
@@ -70,12 +69,5 @@ impl Engine {
             tracing::error!(config = %path.display(), error = %e, "reload rejected; the previous config keeps running");
         }
         result
-    }
-}
-
-impl Config {
-    /// The directory relative paths of this config resolve against.
-    pub fn dir(&self) -> std::path::PathBuf {
-        self.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
     }
 }

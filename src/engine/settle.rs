@@ -136,13 +136,7 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
         && result.status == crate::probe::Status::Error
         && !waiting
     {
-        let streak = rel
-            .items
-            .values()
-            .filter_map(|i| i.tracks.get(&result.probe))
-            .map(|t| t.consecutive_error)
-            .max()
-            .unwrap_or(0);
+        let streak = rel.error_streak(&result.probe);
         if streak == def.error_limit {
             let msg =
                 format!("{}: could not measure {streak} times in a row: {}", result.probe, result.evidence.message);
@@ -237,22 +231,25 @@ fn tick_actions(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effect
             if b.on != Some(ev.kind) || !b.notify.is_empty() {
                 continue;
             }
-            let Some(item) = rel.items.get_mut(id) else { continue };
-            if item.state != ItemState::Pending {
+            if rel.items.get(id).is_none_or(|i| i.state != ItemState::Pending) {
                 continue;
             }
-            item.state = ItemState::Complete;
-            item.since = now;
-            item.ever_complete = true;
-            item.by = Some("shipwatch".into());
             let message = format!("event {} at {}", ev.kind.as_str(), ev.at.format("%Y-%m-%d %H:%M:%S UTC"));
-            let evidence = ItemEvidence {
-                probe: None,
-                status: None,
-                evidence: Evidence { message: message.clone(), ..Default::default() },
-            };
-            let change = Change { from: ItemState::Pending, to: ItemState::Complete, message };
-            record_change(rel, id, None, change, Some(evidence), now, fx);
+            tick_action(rel, id, Evidence { message, ..Default::default() }, now, fx);
         }
     }
+}
+
+/// An action item (`on: EVENT`) is done: pending → complete, by shipwatch, with `evidence`
+/// (the event, or the delivery that ticked it). No-op unless the item is pending.
+pub(crate) fn tick_action(rel: &mut Rel, item: &str, evidence: Evidence, now: DateTime<Utc>, fx: &mut Effects) {
+    let Some(rec) = rel.items.get_mut(item).filter(|r| r.state == ItemState::Pending) else { return };
+    rec.state = ItemState::Complete;
+    rec.since = now;
+    rec.ever_complete = true;
+    rec.by = Some("shipwatch".into());
+    let message = evidence.message.clone();
+    let ev = ItemEvidence { probe: None, status: None, evidence };
+    let change = Change { from: ItemState::Pending, to: ItemState::Complete, message };
+    record_change(rel, item, None, change, Some(ev), now, fx);
 }
