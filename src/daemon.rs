@@ -56,6 +56,7 @@ impl Daemon {
             token: config.server.api_token.clone().filter(|t| !t.is_empty()),
             read_token: config.server.read_token.clone().filter(|t| !t.is_empty()),
             config_path: Some(config.file.clone()),
+            pages: Default::default(),
         };
         let s = stop.clone();
         let server = tokio::spawn(api::serve(listener, state, async move { s.cancelled().await }));

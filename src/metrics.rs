@@ -63,6 +63,8 @@ pub struct Metrics {
     probe_duration: Family<Labels, Histogram, fn() -> Histogram>,
     notifications: Family<Labels, Counter>,
     outbox_depth: Gauge,
+    results_stored: Counter,
+    result_batches: Counter,
     reload_success: Gauge,
     reload_timestamp: Gauge<f64, AtomicU64>,
 }
@@ -82,6 +84,14 @@ impl Default for Metrics {
         );
         let outbox_depth = Gauge::default();
         registry.register("outbox_depth", "Notifications waiting in the outbox", outbox_depth.clone());
+        let results_stored = Counter::default();
+        registry.register("results_stored", "Probe results written to the store", results_stored.clone());
+        let result_batches = Counter::default();
+        registry.register(
+            "result_batches",
+            "Transactions that wrote probe results (results_stored / result_batches = results per transaction)",
+            result_batches.clone(),
+        );
         let reload_success = Gauge::default();
         registry.register(
             "config_reload_success",
@@ -105,6 +115,8 @@ impl Default for Metrics {
             probe_duration,
             notifications,
             outbox_depth,
+            results_stored,
+            result_batches,
             reload_success,
             reload_timestamp,
         };
@@ -129,6 +141,12 @@ impl Metrics {
     pub fn delivery(&self, receiver: &str, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.notifications.get_or_create(&vec![("receiver", receiver.to_string()), ("result", result.into())]).inc();
+    }
+
+    /// `n` probe results were stored in one transaction.
+    pub fn recorded(&self, n: usize) {
+        self.results_stored.inc_by(n as u64);
+        self.result_batches.inc();
     }
 
     /// Notifications waiting to be delivered.

@@ -81,6 +81,13 @@ fn pass_met(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<
 
 /// Re-evaluate an item against its rules (after a result, or as time passes for `sustained`).
 pub fn evaluate_item(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc>) -> Option<Change> {
+    let c = decide_item(binding, item, now)?;
+    apply(item, c.to, now);
+    Some(c)
+}
+
+/// What [`evaluate_item`] would change, without changing it.
+pub fn decide_item(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<Change> {
     use ItemState::*;
     if binding.probes.is_empty() {
         // Action items (`on: EVENT`) tick on their event, never by rule.
@@ -106,11 +113,11 @@ pub fn evaluate_item(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc
             }
         }
     };
-    apply(item, to, now);
     Some(Change { from, to, message })
 }
 
-fn apply(item: &mut ItemRecord, to: ItemState, now: DateTime<Utc>) {
+/// Put `item` in state `to` as of `now` (what a [`Change`] does to the record).
+pub fn apply(item: &mut ItemRecord, to: ItemState, now: DateTime<Utc>) {
     item.state = to;
     item.since = now;
     if to == ItemState::Complete {
@@ -122,6 +129,13 @@ fn apply(item: &mut ItemRecord, to: ItemState, now: DateTime<Utc>) {
 /// The window closes: a `window: true` item still pending, never failing, with at least one
 /// pass from every bound probe, completes.
 pub fn close_window(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc>) -> Option<Change> {
+    let c = decide_close(binding, item)?;
+    apply(item, c.to, now);
+    Some(c)
+}
+
+/// What [`close_window`] would change, without changing it.
+pub fn decide_close(binding: &Binding, item: &ItemRecord) -> Option<Change> {
     if binding.pass != PassRule::Window || item.state != ItemState::Pending {
         return None;
     }
@@ -129,7 +143,6 @@ pub fn close_window(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc>
     if !all_passed {
         return None;
     }
-    apply(item, ItemState::Complete, now);
     Some(Change { from: ItemState::Pending, to: ItemState::Complete, message: "no failure across the window".into() })
 }
 

@@ -13,7 +13,7 @@ use super::{ApiError, AppState};
 use crate::engine::NewRelease;
 
 /// Parse a JSON body: syntax errors are 400, shape errors 422.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError(StatusCode::BAD_REQUEST, "empty body; send a JSON object".into()));
     }
@@ -41,7 +41,8 @@ pub async fn list(State(st): State<AppState>) -> Response {
 }
 
 pub async fn get_release(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.engine.release(&id)?).into_response())
+    let json = st.engine.release_json(&id)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 pub async fn deploy(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {

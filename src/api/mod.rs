@@ -28,6 +28,8 @@ pub struct AppState {
     pub read_token: Option<String>,
     /// The config file `POST /-/reload` re-reads.
     pub config_path: Option<std::path::PathBuf>,
+    /// Rendered status page, reused while unchanged.
+    pub pages: std::sync::Arc<crate::web::PageCache>,
 }
 
 /// A JSON error response.

@@ -8,6 +8,7 @@
 mod deliver;
 mod keeper;
 mod ops;
+mod record;
 mod reload;
 pub mod report;
 mod route;
@@ -16,8 +17,8 @@ mod settle;
 mod view;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -46,13 +47,15 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
-/// In-memory state of one release.
+/// In-memory state of one release. Item records and results sit behind `Arc`s so a copy of
+/// a release (the engine's working copy, the snapshot readers see) shares every record that did
+/// not change: copying costs two small maps of pointers, not the records.
 #[derive(Debug, Clone)]
 pub(crate) struct Rel {
     pub release: Release,
-    pub items: BTreeMap<String, ItemRecord>,
+    pub items: BTreeMap<String, Arc<ItemRecord>>,
     /// Latest result per probe.
-    pub last: BTreeMap<String, ResultRecord>,
+    pub last: BTreeMap<String, Arc<ResultRecord>>,
 }
 
 impl Rel {
@@ -66,7 +69,19 @@ impl Rel {
 pub(crate) struct Inner {
     config: RwLock<Arc<Config>>,
     store: Arc<dyn Store>,
-    state: Mutex<BTreeMap<String, Rel>>,
+    /// The writers' copy of every release. Held for a whole mutation (change, settle, write),
+    /// so mutations of the store and of this map happen in one order.
+    work: Mutex<BTreeMap<String, Rel>>,
+    /// What readers see: the last stored state of every release, as immutable snapshots.
+    /// Replaced per release after each successful write; readers never wait for a write.
+    published: RwLock<BTreeMap<String, Arc<Rel>>>,
+    /// Bumped on every publish that changes a state people see (item or release state, not
+    /// only a probe's latest result): the status page's cache compares it.
+    state_rev: AtomicU64,
+    /// Serialized items of each release's snapshot (the bulk of `GET /api/v1/releases/{id}`).
+    items_json: Mutex<std::collections::HashMap<String, view::ItemsJson>>,
+    /// Probe results on their way to the recorder (one writer, grouped transactions).
+    recorder: tokio::sync::mpsc::Sender<record::Recorded>,
     /// Cancels the probe tasks of one release.
     tasks: Mutex<BTreeMap<String, CancellationToken>>,
     rt: RwLock<Runtime>,
@@ -93,10 +108,15 @@ impl Engine {
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let rt = Runtime::with_sources(config.redactor.clone(), sources);
         let (events, _) = broadcast::channel(1024);
+        let (recorder, results) = tokio::sync::mpsc::channel(record::QUEUE);
         let inner = Arc::new(Inner {
             config: RwLock::new(config),
             store,
-            state: Mutex::new(BTreeMap::new()),
+            work: Mutex::new(BTreeMap::new()),
+            published: RwLock::new(BTreeMap::new()),
+            state_rev: AtomicU64::new(0),
+            items_json: Mutex::new(Default::default()),
+            recorder,
             tasks: Mutex::new(BTreeMap::new()),
             rt: RwLock::new(rt),
             clock: Clock::new(),
@@ -110,6 +130,7 @@ impl Engine {
         });
         let engine = Engine(inner);
         engine.recover()?;
+        record::spawn(&engine.0, results);
         runner::spawn_housekeeping(&engine.0);
         deliver::spawn(&engine.0);
         keeper::spawn(&engine.0);
@@ -129,6 +150,11 @@ impl Engine {
     /// Tell the engine where the API listens (for links when `server.external_url` is unset).
     pub fn set_bound_addr(&self, addr: std::net::SocketAddr) {
         *self.0.bound.write().unwrap_or_else(|e| e.into_inner()) = Some(addr.to_string());
+    }
+
+    /// Changes whenever an item or release state changes (not on every probe result).
+    pub fn state_rev(&self) -> u64 {
+        self.0.state_rev.load(Ordering::Acquire)
     }
 
     /// shipwatch's own metrics.
@@ -166,8 +192,30 @@ impl Inner {
         self.rt.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub(crate) fn state(&self) -> MutexGuard<'_, BTreeMap<String, Rel>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The published snapshots (for readers).
+    pub(crate) fn state(&self) -> RwLockReadGuard<'_, BTreeMap<String, Arc<Rel>>> {
+        self.published.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writers' copies; hold the guard for the whole mutation.
+    pub(crate) fn work(&self) -> MutexGuard<'_, BTreeMap<String, Rel>> {
+        self.work.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Make `rel` (just stored) what readers see; `seen`: a state people see changed.
+    pub(crate) fn publish(&self, rel: &Rel, seen: bool) {
+        let snap = Arc::new(rel.clone());
+        self.published.write().unwrap_or_else(|e| e.into_inner()).insert(rel.release.id.clone(), snap);
+        if seen {
+            self.state_rev.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Undo unstored changes to `rel`: back to what was last published.
+    pub(crate) fn restore(&self, rel: &mut Rel) {
+        if let Some(snap) = self.state().get(&rel.release.id) {
+            *rel = (**snap).clone();
+        }
     }
 
     /// Write `batch`; remember whether the store is healthy.

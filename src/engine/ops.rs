@@ -3,6 +3,7 @@
 //! write the batch, then make the copy current and announce its events.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,8 +14,8 @@ use super::{Engine, EngineError, Inner, Rel, runner};
 use crate::checklist::slug;
 use crate::config::{Config, Window};
 use crate::event::EventKind;
-use crate::probe::{Dur, Evidence, Outcome};
-use crate::release::{HistoryRecord, ItemEvidence, ItemRecord, ItemState, Release, ReleaseState, ResultRecord};
+use crate::probe::{Dur, Evidence};
+use crate::release::{HistoryRecord, ItemEvidence, ItemRecord, ItemState, Release, ReleaseState};
 use crate::rules::Change;
 
 /// Body of `POST /api/v1/releases`.
@@ -79,7 +80,8 @@ pub(crate) fn initial_items(cfg: &Config, release_id: &str, now: DateTime<Utc>) 
 }
 
 impl Inner {
-    /// Run `f` on a copy of release `id`, settle it, store the changes, then make them current.
+    /// Run `f` on the working copy of release `id`, settle it, store the changes, then publish
+    /// them; on any error the copy goes back to what was last stored.
     pub(crate) fn mutate<T>(
         &self,
         id: &str,
@@ -87,21 +89,29 @@ impl Inner {
     ) -> Result<T, EngineError> {
         let cfg = self.config();
         let now = self.clock.now();
-        let mut state = self.state();
-        let current = state.get(id).ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
-        let was_active = current.release.state.is_active();
-        let mut work = current.clone();
+        let mut work = self.work();
+        let rel = work.get_mut(id).ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
+        let was_active = rel.release.state.is_active();
         let mut fx = Effects::default();
-        let out = f(&cfg, &mut work, now, &mut fx)?;
-        settle::settle(&cfg, &mut work, now, &mut fx);
-        self.route(&cfg, &work, now, &mut fx);
-        self.write(&fx.batch(&work))?;
+        let res = f(&cfg, rel, now, &mut fx).and_then(|out| {
+            settle::settle(&cfg, rel, now, &mut fx);
+            self.route(&cfg, rel, now, &mut fx);
+            self.write(&fx.batch(rel))?;
+            Ok(out)
+        });
+        let out = match res {
+            Ok(out) => out,
+            Err(e) => {
+                self.restore(rel);
+                return Err(e);
+            }
+        };
+        let closed = was_active && !rel.release.state.is_active();
+        self.publish(rel, !fx.history.is_empty() || fx.release_changed);
+        drop(work);
         if !fx.outbox.is_empty() {
             self.outbox_wake.notify_one();
         }
-        let closed = was_active && !work.release.state.is_active();
-        state.insert(id.to_string(), work);
-        drop(state);
         if closed {
             self.stop_release(id);
         }
@@ -110,7 +120,7 @@ impl Inner {
     }
 
     /// Queue notifications for the events in `fx` (with the final report on a verdict).
-    fn route(&self, cfg: &Config, rel: &Rel, now: DateTime<Utc>, fx: &mut Effects) {
+    pub(crate) fn route(&self, cfg: &Config, rel: &Rel, now: DateTime<Utc>, fx: &mut Effects) {
         if fx.events.is_empty() || (cfg.notify.is_empty() && cfg.rollback.is_none()) {
             return;
         }
@@ -121,32 +131,6 @@ impl Inner {
             super::report::build(cfg, rel, &h, now)
         });
         fx.outbox.extend(super::route::route(cfg, &self.base_url(cfg), rel, &fx.events, now, report.as_ref()));
-    }
-
-    /// Record one probe run (called by the probe tasks).
-    pub(crate) fn record(&self, id: &str, probe: &str, outcome: Outcome, at: DateTime<Utc>) {
-        let res = self.mutate(id, |cfg, rel, _now, fx| {
-            if !rel.release.state.is_active() {
-                return Ok(());
-            }
-            let evidence = Evidence {
-                message: cfg.redactor.redact(&outcome.evidence.message),
-                target: outcome.evidence.target.as_deref().map(|t| cfg.redactor.redact(t)),
-                ..outcome.evidence
-            };
-            let r = ResultRecord {
-                release_id: id.to_string(),
-                probe: probe.to_string(),
-                at,
-                status: outcome.status,
-                evidence,
-            };
-            settle::apply_result(cfg, rel, r, fx);
-            Ok(())
-        });
-        if let Err(e) = res {
-            tracing::warn!(release = id, probe, error = %e, "result not recorded");
-        }
     }
 
     /// Re-evaluate a release as time passes (window timers).
@@ -166,18 +150,18 @@ impl Engine {
         let now = inner.clock.now();
         let mut active = vec![];
         for release in inner.store.releases()? {
-            let mut items: BTreeMap<String, ItemRecord> =
-                inner.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), i)).collect();
+            let mut items: BTreeMap<String, Arc<ItemRecord>> =
+                inner.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), Arc::new(i))).collect();
             let mut added = vec![];
             for (k, v) in initial_items(&cfg, &release.id, now) {
                 if !items.contains_key(&k) && release.state.is_active() {
                     added.push(v.clone());
-                    items.insert(k, v);
+                    items.insert(k, Arc::new(v));
                 }
             }
             let mut last = BTreeMap::new();
             for r in inner.store.results(&release.id, None, 200)?.into_iter().rev() {
-                last.insert(r.probe.clone(), r);
+                last.insert(r.probe.clone(), Arc::new(r));
             }
             if !added.is_empty() {
                 inner.write(&crate::store::Batch { items: added, ..Default::default() })?;
@@ -185,7 +169,9 @@ impl Engine {
             if release.state.is_active() {
                 active.push(release.id.clone());
             }
-            inner.state().insert(release.id.clone(), Rel { release, items, last });
+            let rel = Rel { release, items, last };
+            inner.publish(&rel, true);
+            inner.work().insert(rel.release.id.clone(), rel);
         }
         tracing::info!(releases = inner.state().len(), active = active.len(), "state recovered from store");
         for id in active {
@@ -223,7 +209,7 @@ impl Engine {
         }
         let window = merge_window(cfg.window, req.window.as_ref())?;
         let base = format!("{}-{}", slug(&req.service), slug(&req.version));
-        let mut state = inner.state();
+        let mut state = inner.work();
         let id = (1..)
             .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
             .find(|c| !state.contains_key(c))
@@ -242,7 +228,8 @@ impl Engine {
             closed_at: None,
             reason: None,
         };
-        let rel = Rel { items: initial_items(&cfg, &id, now), release, last: BTreeMap::new() };
+        let items = initial_items(&cfg, &id, now).into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        let rel = Rel { items, release, last: BTreeMap::new() };
         let history = HistoryRecord {
             release_id: id.clone(),
             item_id: None,
@@ -259,7 +246,7 @@ impl Engine {
         inner.route(&cfg, &rel, now, &mut fx);
         let batch = crate::store::Batch {
             releases: vec![rel.release.clone()],
-            items: rel.items.values().cloned().collect(),
+            items: rel.items.values().map(|i| (**i).clone()).collect(),
             history: vec![history],
             outbox: fx.outbox.clone(),
             ..Default::default()
@@ -268,6 +255,7 @@ impl Engine {
         if !fx.outbox.is_empty() {
             inner.outbox_wake.notify_one();
         }
+        inner.publish(&rel, true);
         state.insert(id.clone(), rel);
         drop(state);
         inner.emit(fx.events);
@@ -339,6 +327,7 @@ impl Engine {
                 ))
             })?;
             check(cfg, rec)?;
+            let rec = std::sync::Arc::make_mut(rec);
             let from = rec.state;
             rec.state = to;
             rec.since = now;

@@ -21,12 +21,12 @@ impl Engine {
         // New checklist items get records in every active release, written before the swap.
         let mut added = vec![];
         {
-            let mut state = inner.state();
-            for rel in state.values_mut().filter(|r| r.release.state.is_active()) {
+            let mut work = inner.work();
+            for rel in work.values_mut().filter(|r| r.release.state.is_active()) {
                 for (k, v) in super::ops::initial_items(&config, &rel.release.id, now) {
                     if let std::collections::btree_map::Entry::Vacant(slot) = rel.items.entry(k) {
                         added.push(v.clone());
-                        slot.insert(v);
+                        slot.insert(Arc::new(v));
                     }
                 }
                 // Items bound or unbound by the new config move between manual and pending;
@@ -38,12 +38,20 @@ impl Engine {
                         (ItemState::Pending, false) => ItemState::Manual,
                         _ => continue,
                     };
+                    let rec = Arc::make_mut(rec);
                     rec.state = to;
                     rec.since = now;
                     added.push(rec.clone());
                 }
             }
-            inner.write(&crate::store::Batch { items: added.clone(), ..Default::default() })?;
+            let stored = inner.write(&crate::store::Batch { items: added.clone(), ..Default::default() });
+            for rel in work.values_mut().filter(|r| r.release.state.is_active()) {
+                match stored {
+                    Ok(()) => inner.publish(rel, true),
+                    Err(_) => inner.restore(rel),
+                }
+            }
+            stored?;
         }
         *inner.rt.write().unwrap_or_else(|e| e.into_inner()) = Runtime::with_sources(config.redactor.clone(), sources);
         *inner.config.write().unwrap_or_else(|e| e.into_inner()) = config;

@@ -105,10 +105,8 @@ impl ProbeTask {
             };
             tracing::debug!(release = %self.release, probe = %self.def.name, status = outcome.status.as_str(), "probe ran");
             self.inner.metrics.probe_ran(&self.def.name, self.def.kind.name(), outcome.status, t0.elapsed());
-            let inner = self.inner.clone();
-            let (release, probe) = (self.release.clone(), self.def.name.clone());
-            // SQLite writes are blocking; keep them off the async workers.
-            let _ = tokio::task::spawn_blocking(move || inner.record(&release, &probe, outcome, started)).await;
+            // Stored (grouped with other results) before the next run is planned.
+            self.inner.record(&self.release, &self.def.name, outcome, started).await;
             let now = clock.now();
             next = match &self.def.schedule {
                 Schedule::Every(d) => {

@@ -3,6 +3,7 @@
 //! the caller writes to the store before making the copy current.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -33,12 +34,41 @@ impl Effects {
     pub fn batch(&self, rel: &Rel) -> Batch {
         Batch {
             releases: if self.release_changed { vec![rel.release.clone()] } else { vec![] },
-            items: self.items.iter().filter_map(|i| rel.items.get(i).cloned()).collect(),
+            items: self.items.iter().filter_map(|i| rel.items.get(i).map(|r| (**r).clone())).collect(),
             results: self.results.clone(),
             history: self.history.clone(),
             outbox: self.outbox.clone(),
             delivered: self.delivered.clone(),
         }
+    }
+
+    /// The batch to write for `rel`, moving the results out of `self` (the rest is copied:
+    /// history and outbox rows are rare and still needed after the write).
+    pub fn take_batch(&mut self, rel: &Rel) -> Batch {
+        Batch {
+            releases: if self.release_changed { vec![rel.release.clone()] } else { vec![] },
+            items: self.items.iter().filter_map(|i| rel.items.get(i).map(|r| (**r).clone())).collect(),
+            results: std::mem::take(&mut self.results),
+            history: self.history.clone(),
+            outbox: self.outbox.clone(),
+            delivered: self.delivered.clone(),
+        }
+    }
+
+    /// Whether a state people see changed (an item's or the release's), not only results.
+    pub fn seen(&self) -> bool {
+        !self.history.is_empty() || self.release_changed
+    }
+
+    /// Fold the effects of a later step on the same release into these.
+    pub fn absorb(&mut self, other: Effects) {
+        self.results.extend(other.results);
+        self.history.extend(other.history);
+        self.events.extend(other.events);
+        self.items.extend(other.items);
+        self.release_changed |= other.release_changed;
+        self.outbox.extend(other.outbox);
+        self.delivered.extend(other.delivered);
     }
 
     pub fn event(
@@ -86,7 +116,7 @@ pub(crate) fn record_change(
     if let Some(rec) = rel.items.get_mut(item)
         && evidence.is_some()
     {
-        rec.evidence = evidence;
+        Arc::make_mut(rec).evidence = evidence;
     }
     fx.items.insert(item.to_string());
     fx.history.push(HistoryRecord {
@@ -120,7 +150,7 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
             continue;
         }
         let Some(item) = rel.items.get_mut(id) else { continue };
-        let change = rules::observe(b, item, &result.probe, result.status, at);
+        let change = rules::observe(b, Arc::make_mut(item), &result.probe, result.status, at);
         fx.items.insert(id.clone());
         if let Some(c) = change {
             let ev = ItemEvidence {
@@ -146,7 +176,7 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
             }
         }
     }
-    rel.last.insert(result.probe.clone(), result.clone());
+    rel.last.insert(result.probe.clone(), Arc::new(result.clone()));
     fx.results.push(result);
 }
 
@@ -156,8 +186,9 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
         // `sustained` rules complete with time, not only with results.
         for (id, b) in &cfg.items {
             if let Some(item) = rel.items.get_mut(id)
-                && let Some(c) = rules::evaluate_item(b, item, now)
+                && let Some(c) = rules::decide_item(b, item, now)
             {
+                rules::apply(Arc::make_mut(item), c.to, now);
                 // The evidence is the latest result of the item's probes.
                 let latest = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|r| r.at);
                 let ev = latest.map(|r| ItemEvidence {
@@ -171,8 +202,9 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
         if rules::window_closed(&rel.release, now) {
             for (id, b) in &cfg.items {
                 if let Some(item) = rel.items.get_mut(id)
-                    && let Some(c) = rules::close_window(b, item, now)
+                    && let Some(c) = rules::decide_close(b, item)
                 {
+                    rules::apply(Arc::make_mut(item), c.to, now);
                     {
                         let ev = ItemEvidence {
                             probe: None,
@@ -244,6 +276,7 @@ fn tick_actions(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effect
 /// (the event, or the delivery that ticked it). No-op unless the item is pending.
 pub(crate) fn tick_action(rel: &mut Rel, item: &str, evidence: Evidence, now: DateTime<Utc>, fx: &mut Effects) {
     let Some(rec) = rel.items.get_mut(item).filter(|r| r.state == ItemState::Pending) else { return };
+    let rec = Arc::make_mut(rec);
     rec.state = ItemState::Complete;
     rec.since = now;
     rec.ever_complete = true;

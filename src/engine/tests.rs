@@ -70,3 +70,57 @@ async fn planned_release_waits_then_deploys() {
     assert!(e.deploy(&r.release.id).is_err(), "second deploy is a conflict");
     e.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn release_json_is_the_view_and_follows_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let r = e.create_release(NewRelease { service: "api".into(), version: "3".into(), ..Default::default() }).unwrap();
+    let id = r.release.id.clone();
+    let json = |e: &Engine| serde_json::from_slice::<serde_json::Value>(&e.release_json(&id).unwrap()).unwrap();
+    assert_eq!(json(&e), serde_json::to_value(e.release(&id).unwrap()).unwrap());
+    assert_eq!(json(&e), json(&e), "served twice from the cache");
+    let rev = e.state_rev();
+    e.tick(&id, "ask-the-pm", "ana", None).unwrap();
+    assert!(e.state_rev() > rev, "a tick is a change people see");
+    let after = json(&e);
+    assert_eq!(after, serde_json::to_value(e.release(&id).unwrap()).unwrap(), "the cache follows the tick");
+    let pm = after["items"].as_array().unwrap().iter().find(|i| i["id"] == "ask-the-pm").unwrap().clone();
+    assert_eq!(pm["state"], "complete");
+    assert!(matches!(e.release_json("nope"), Err(crate::engine::EngineError::NotFound(_))));
+    e.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_queued_together_are_stored_in_one_transaction() {
+    use crate::probe::{Evidence, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("checklist.md"), "- [ ] Smoke test\n- [ ] Other\n").unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "checklist: checklist.md\nprobes:\n  smoke: { http: { url: 'http://127.0.0.1:9/' }, every: 1h, initial_delay: 1h }\n\
+         items:\n  smoke-test: { probes: [smoke], pass: { consecutive: 3 } }\n",
+    )
+    .unwrap();
+    let cfg = config::load(&dir.path().join("c.yaml")).unwrap().config;
+    let e = Engine::start(Arc::new(cfg), Arc::new(SqliteStore::memory().unwrap())).unwrap();
+    let a = e.create_release(NewRelease { service: "a".into(), version: "1".into(), ..Default::default() }).unwrap();
+    let b = e.create_release(NewRelease { service: "b".into(), version: "1".into(), ..Default::default() }).unwrap();
+    let now = e.0.clock.now();
+    let pass = || Outcome::pass(Evidence { message: "HTTP 200".into(), ..Default::default() });
+    let mut group = vec![];
+    for _ in 0..3 {
+        group.push((a.release.id.clone(), "smoke".to_string(), pass(), now));
+        group.push((b.release.id.clone(), "smoke".to_string(), pass(), now));
+    }
+    group.push(("gone".to_string(), "smoke".to_string(), pass(), now));
+    assert_eq!(e.0.record_group(group), 6, "the result for an unknown release is dropped");
+    let metrics = e.metrics().encode(&[], now);
+    assert!(metrics.contains("shipwatch_results_stored_total 6"), "{metrics}");
+    assert!(metrics.contains("shipwatch_result_batches_total 1"), "{metrics}");
+    for id in [&a.release.id, &b.release.id] {
+        assert_eq!(e.item(id, "smoke-test").unwrap().state, ItemState::Complete, "3 passes in a row, applied in order");
+        assert_eq!(e.results(id, Some("smoke"), 10).unwrap().len(), 3);
+    }
+    e.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! Read-only views of releases and items for the API, the CLI and the checklist rendering.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -108,7 +109,7 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
         since: rec.since,
         automated: cfg.is_bound(id),
         pass: b.filter(|b| !b.probes.is_empty()).map(|b| b.pass),
-        last_results: probes.iter().filter_map(|p| rel.last.get(p).cloned()).collect(),
+        last_results: probes.iter().filter_map(|p| rel.last.get(p).map(|r| (**r).clone())).collect(),
         probes,
         by: rec.by.clone(),
         note: rec.note.clone(),
@@ -116,15 +117,25 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
     })
 }
 
+fn item_views(cfg: &Config, rel: &Rel) -> Vec<ItemView> {
+    // Checklist order first, then records of items since removed from the checklist.
+    let mut ids: Vec<&str> =
+        cfg.checklist.items.iter().map(|i| i.id.as_str()).filter(|i| rel.items.contains_key(*i)).collect();
+    ids.extend(rel.items.keys().map(String::as_str).filter(|k| cfg.checklist.get(k).is_none()));
+    ids.into_iter().filter_map(|id| item_view(cfg, rel, id)).collect()
+}
+
 fn view(cfg: &Config, rel: &Rel, now: DateTime<Utc>, detailed: bool) -> ReleaseView {
-    let items = detailed.then(|| {
-        // Checklist order first, then records of items since removed from the checklist.
-        let mut ids: Vec<&str> =
-            cfg.checklist.items.iter().map(|i| i.id.as_str()).filter(|i| rel.items.contains_key(*i)).collect();
-        ids.extend(rel.items.keys().map(String::as_str).filter(|k| cfg.checklist.get(k).is_none()));
-        ids.into_iter().filter_map(|id| item_view(cfg, rel, id)).collect()
-    });
+    let items = detailed.then(|| item_views(cfg, rel));
     ReleaseView { release: rel.release.clone(), window: window(&rel.release, now), counts: counts(rel), items }
+}
+
+/// The JSON of a snapshot's items, kept while the snapshot and the config are current. The
+/// `Arc`s are held (not only compared) so a pointer is never reused while cached.
+pub(crate) struct ItemsJson {
+    rel: Arc<Rel>,
+    cfg: Arc<Config>,
+    json: Arc<[u8]>,
 }
 
 impl Engine {
@@ -149,6 +160,36 @@ impl Engine {
     /// One release with its items.
     pub fn release(&self, id: &str) -> Result<ReleaseView, EngineError> {
         self.with(id, |cfg, rel, now| Some(view(cfg, rel, now, true)))
+    }
+
+    /// [`Engine::release`] as JSON, the body of `GET /api/v1/releases/{id}`. The items (the
+    /// bulk) are serialized once per stored change and reused until the next; the window is
+    /// computed for every call.
+    pub fn release_json(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        let cfg = self.0.config();
+        let now = self.0.clock.now();
+        let rel = self.0.state().get(id).cloned().ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
+        let cached = {
+            let cache = self.0.items_json.lock().unwrap_or_else(|e| e.into_inner());
+            cache.get(id).filter(|c| Arc::ptr_eq(&c.rel, &rel) && Arc::ptr_eq(&c.cfg, &cfg)).map(|c| c.json.clone())
+        };
+        let items = match cached {
+            Some(j) => j,
+            None => {
+                let json: Arc<[u8]> = serde_json::to_vec(&item_views(&cfg, &rel)).unwrap_or_default().into();
+                let entry = ItemsJson { rel: rel.clone(), cfg: cfg.clone(), json: json.clone() };
+                self.0.items_json.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), entry);
+                json
+            }
+        };
+        let head = ReleaseView { items: None, ..view(&cfg, &rel, now, false) };
+        let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        out.reserve(items.len() + 12);
+        out.pop(); // the closing brace
+        out.extend_from_slice(b",\"items\":");
+        out.extend_from_slice(&items);
+        out.push(b'}');
+        Ok(out)
     }
 
     /// One item of one release.

@@ -63,6 +63,16 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Append `other`'s changes (one transaction for both).
+    pub fn extend(&mut self, other: Batch) {
+        self.releases.extend(other.releases);
+        self.items.extend(other.items);
+        self.results.extend(other.results);
+        self.history.extend(other.history);
+        self.outbox.extend(other.outbox);
+        self.delivered.extend(other.delivered);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.releases.is_empty()
             && self.items.is_empty()

@@ -15,6 +15,9 @@ mod index;
 mod layout;
 mod release;
 
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -22,6 +25,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use crate::api::AppState;
+use crate::config::Config;
 use crate::engine::EngineError;
 use crate::redact::Redactor;
 
@@ -42,13 +46,46 @@ impl Ctx {
     }
 }
 
+/// The last rendering of `GET /`, reused while nothing people see has changed and within the
+/// same second (the page shows times to the second). A probe result that changes no state
+/// does not re-render the page, so it is at most one second behind on evidence text.
+#[derive(Default)]
+pub struct PageCache {
+    index: Mutex<Option<(PageKey, Bytes)>>,
+}
+
+struct PageKey {
+    state_rev: u64,
+    config: Arc<Config>,
+    second: i64,
+}
+
+impl PartialEq for PageKey {
+    fn eq(&self, o: &Self) -> bool {
+        self.state_rev == o.state_rev && Arc::ptr_eq(&self.config, &o.config) && self.second == o.second
+    }
+}
+
 /// `GET /`: every release, red first.
 pub async fn index(State(st): State<AppState>) -> Response {
     let ctx = Ctx::new(&st);
+    let key = PageKey { state_rev: st.engine.state_rev(), config: st.engine.config(), second: ctx.now.timestamp() };
+    let cached = st
+        .pages
+        .index
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|(k, _)| *k == key)
+        .map(|(_, b)| b.clone());
+    if let Some(body) = cached {
+        return Html(body).into_response();
+    }
     let engine = st.engine.clone();
     // Named red items come from the detailed views (in memory, no store reads).
-    let markup = index::page(&ctx, &engine.releases(), |id| engine.release(id).ok());
-    Html(markup.into_string()).into_response()
+    let body = Bytes::from(index::page(&ctx, &engine.releases(), |id| engine.release(id).ok()).into_string());
+    *st.pages.index.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, body.clone()));
+    Html(body).into_response()
 }
 
 /// `GET /releases/{id}`: one release's checklist with evidence.
