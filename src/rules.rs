@@ -103,7 +103,9 @@ pub fn decide_item(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> 
                     Complete => (Regressed, why),
                     _ => return None,
                 }
-            } else if let Some(why) = pass_met(binding, item, now) {
+            } else if from != Complete
+                && let Some(why) = pass_met(binding, item, now)
+            {
                 match from {
                     Pending | Failing | Regressed => (Complete, why),
                     _ => return None,

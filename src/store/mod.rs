@@ -1,8 +1,8 @@
 //! Durable state behind one narrow interface.
 //!
 //! The engine is the only writer; it hands a [`Batch`] of changes to [`Store::apply`], which
-//! writes it in one transaction (all or nothing). SQLite is the default backend; another
-//! backend (PostgreSQL, so replicas can share the watch) implements the same trait.
+//! writes it in one transaction (all or nothing). SQLite is the only backend; another (say
+//! PostgreSQL, so replicas could share the watch) would implement the same trait.
 
 mod sqlite;
 
