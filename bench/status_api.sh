@@ -61,8 +61,10 @@ bench() {
   p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
   errs=$(awk '/Non-2xx/ { print $NF } /Socket errors/ { print }' <<< "$out" | tr '\n' ' ')
   lag=$(python3 bench/lag.py "$work/sw.db" 10000 "$t0" "$t1" --config "$work/c.yaml")
-  ROWS+=("$(printf '%-26s %10s %9s %9s %6s %8s %8s %s' "$1" "$rps" "$p50" "$p99" \
-    "$(awk -v c=$((c1 - c0)) -v w=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz / (w / 1000) }')" \
+  local cores
+  cores=$(awk -v c=$((c1 - c0)) -v w=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz / (w / 1000) }')
+  ROWS+=("$(printf '%-26s %10s %9s %9s %6s %7s %8s %8s %s' "$1" "$rps" "$p50" "$p99" "$cores" \
+    "$(awk -v c="$cores" -v r="$rps" 'BEGIN { printf "%.1f", c * 1e6 / r }')" \
     "$(sed -n 's/.*lag_p99_ms=\([^ ]*\).*/\1/p' <<< "$lag")" \
     "$(sed -n 's/.*rows_per_s=\([^ ]*\).*/\1/p' <<< "$lag")" "${errs:-0}")")
 }
@@ -73,15 +75,15 @@ bench "GET /api/v1/releases/{id}" /api/v1/releases/x "$work/rotate.lua"
 bench "GET / (status page)" /
 
 echo
-printf '%-26s %10s %9s %9s %6s %8s %8s %s\n' endpoint "req/s" p50 p99 cores "lag_p99" "runs/s" "errors"
+printf '%-26s %10s %9s %9s %6s %7s %8s %8s %s\n' endpoint "req/s" p50 p99 cores "µs/req" "lag_p99" "runs/s" "errors"
 printf '%s\n' "${ROWS[@]}"
-col() { printf '%s\n' "${ROWS[@]}" | awk -v n="$1" -v f="$2" 'index($0, n) == 1 { print $(NF - 7 + f) }'; }
+col() { printf '%s\n' "${ROWS[@]}" | awk -v n="$1" -v f="$2" 'index($0, n) == 1 { print $(NF - 8 + f) }'; }
 h=$(col "GET /-/healthy" 1); r=$(col "GET /api/v1/releases" 1); i=$(col "GET / (status" 1)
 echo
-echo "(cores = shipwatch's CPU during the run; lag_p99 = probe schedule lag p99 in ms meanwhile; runs/s = probe results stored meanwhile, 500 planned)"
+echo "(cores = shipwatch's CPU during the run; µs/req = shipwatch CPU per request; lag_p99 = probe schedule lag p99 in ms meanwhile; runs/s = probe results stored meanwhile, 500 planned)"
 echo "ratios vs /-/healthy (same server, same run; goal >= 0.50x throughput, p99 <= 10 ms):"
-echo "  /api/v1/releases/{id}: throughput $(ratio "$r" "$h")x, p50 $(to_ms "$(col "GET /api/v1/releases" 2)") ms, p99 $(to_ms "$(col "GET /api/v1/releases" 3)") ms"
-echo "  / (status page):       throughput $(ratio "$i" "$h")x, p50 $(to_ms "$(col "GET / (status" 2)") ms, p99 $(to_ms "$(col "GET / (status" 3)") ms"
+echo "  /api/v1/releases/{id}: throughput $(ratio "$r" "$h")x, CPU per request $(ratio "$(col "GET /api/v1/releases" 5)" "$(col "GET /-/healthy" 5)")x, p50 $(to_ms "$(col "GET /api/v1/releases" 2)") ms, p99 $(to_ms "$(col "GET /api/v1/releases" 3)") ms"
+echo "  / (status page):       throughput $(ratio "$i" "$h")x, CPU per request $(ratio "$(col "GET / (status" 5)" "$(col "GET /-/healthy" 5)")x, p50 $(to_ms "$(col "GET / (status" 2)") ms, p99 $(to_ms "$(col "GET / (status" 3)") ms"
 echo "  /-/healthy:            p50 $(to_ms "$(col "GET /-/healthy" 2)") ms, p99 $(to_ms "$(col "GET /-/healthy" 3)") ms"
 
 # profile NAME PATH [LUA]: where shipwatch's CPU goes while wrk hammers PATH.

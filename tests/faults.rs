@@ -5,8 +5,9 @@
 //!   outage is logged once; recovery → `pass`.
 //! - `targets`: DNS failure, TLS failure, connection reset, a 100 MB body (bounded read, RSS
 //!   stays low), a hanging target (timeout, schedule kept).
-//! - `disk`: the SQLite file's filesystem fills up while running (a small tmpfs mounted by the
-//!   test; root only) → the daemon stays up, `/-/ready` 503, nothing stored is lost, recovery.
+//! - `disk`: the SQLite file becomes unwritable while running: its filesystem fills up (a small
+//!   tmpfs) or the file turns read-only (`chattr +i`); root only → the daemon stays up,
+//!   `/-/ready` 503, nothing stored is lost, recovery.
 //! - `clock`: a window that ended while the daemon was down is closed on start.
 //!
 //! `kill -9` in a loop lives in `tests/kill_loop.rs`. Misbehaving servers: `faults/servers.rs`.

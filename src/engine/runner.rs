@@ -24,6 +24,10 @@ impl Inner {
     }
 }
 
+/// Most probe runs in flight at once. Runs beyond it wait for a slot (their lag shows it);
+/// this bounds memory and sockets when many probes are due together, as after a restart.
+pub(crate) const IN_FLIGHT: usize = 1024;
+
 /// (Re)start the probe tasks and window timer of release `id` for its current phase.
 pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
     inner.stop_release(id);
@@ -93,6 +97,8 @@ impl ProbeTask {
                 _ = token.cancelled() => return,
                 _ = tokio::time::sleep_until(clock.instant_at(next)) => {}
             }
+            // At most IN_FLIGHT probes run at once (a restart makes every probe due together).
+            let Ok(slot) = self.inner.probe_slots.acquire().await else { return };
             let started = clock.now();
             self.ctx.at(started);
             let limit = self.def.kind.timeout() + Duration::from_secs(1);
@@ -103,6 +109,7 @@ impl ProbeTask {
                     Outcome::error(Evidence { message: format!("probe did not finish within {}", humantime::format_duration(limit)), ..Default::default() })
                 }),
             };
+            drop(slot);
             tracing::debug!(release = %self.release, probe = %self.def.name, status = outcome.status.as_str(), "probe ran");
             self.inner.metrics.probe_ran(&self.def.name, self.def.kind.name(), outcome.status, t0.elapsed());
             // Stored (grouped with other results) before the next run is planned.

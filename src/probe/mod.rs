@@ -241,6 +241,9 @@ impl Runtime {
         let http = reqwest::Client::builder()
             .user_agent(concat!("shipwatch/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5))
+            // Idle keep-alive connections kept per host: enough for steady schedules, and a burst
+            // (every probe due at once after a restart) does not leave thousands behind.
+            .pool_max_idle_per_host(64)
             .build()
             .expect("reqwest client with static settings");
         Runtime { http, redactor, sources: Default::default() }
