@@ -38,7 +38,8 @@ now_ms() { date +%s%3N; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
-# The target: nginx, one worker, `return 200 "ok\n"`, no access log. $1 = on|off: keep-alive
+# The target: nginx, one worker, `return 200 "ok\n"`, no access log; files put in
+# $work/nginx-$1/static/ are served from /static/ (a same-size reference for big responses). $1 = on|off: keep-alive
 # (off = `keepalive_timeout 0`: the server closes after every response, so every probe opens a
 # fresh TCP connection whatever the client's pooling). Sets NGINX_PORT, NGINX_PID (master),
 # NGINX_WORKERS (worker pids). /nginx_status is stub_status (its `requests` counts every
@@ -69,6 +70,7 @@ http {
   server {
     listen 127.0.0.1:$NGINX_PORT backlog=8192;
     location = /nginx_status { stub_status; }
+    location /static/ { root $dir; }
     location / { default_type text/plain; return 200 "ok\n"; }
   }
 }

@@ -43,17 +43,24 @@ LUA
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)"
 echo "shipwatch $(cd "$BENCH_ROOT" && git rev-parse --short HEAD)$(cd "$BENCH_ROOT" && git diff --quiet HEAD -- src || echo '+dirty'); 100 releases x 50 items, 500 probe runs/s; wrk -t1 -c$CONNS -d${SECS}s"
-echo "sizes: /api/v1/releases/{id} $(curl -fs "$SW_URL/api/v1/releases/${ids[0]}" | wc -c) B, / $(curl -fs "$SW_URL/" | wc -c) B, /-/healthy $(curl -fs "$SW_URL/-/healthy" | wc -c) B"
+echo "sizes: /api/v1/releases/{id} $(curl -fs "$SW_URL/api/v1/releases/${ids[0]}" | wc -c) B, / $(curl -fs "$SW_URL/" | wc -c) B ($(curl -fs -H 'Accept-Encoding: gzip' "$SW_URL/" | wc -c) B gzipped), /-/healthy $(curl -fs "$SW_URL/-/healthy" | wc -c) B"
+
+# Same-size references: nginx serving the exact bytes of a release and of the page from its
+# page cache (what "as fast as sending these bytes" means on this machine, through the same wrk).
+mkdir -p "$work/nginx-on/static"
+curl -fs "$SW_URL/api/v1/releases/${ids[0]}" > "$work/nginx-on/static/release.json"
+curl -fs "$SW_URL/" > "$work/nginx-on/static/page.html"
 
 ROWS=()
-# bench NAME PATH [LUA]
+# bench NAME PATH [LUA] [HEADER] [URL]
 bench() {
   local args=(-t1 -c"$CONNS" --latency)
   [ -n "${3:-}" ] && args+=(-s "$3")
-  wrk "${args[@]}" -d2s "$SW_URL$2" >/dev/null # warm-up
+  [ -n "${4:-}" ] && args+=(-H "$4")
+  wrk "${args[@]}" -d2s "${5:-$SW_URL}$2" >/dev/null # warm-up
   local c0 t0 c1 t1 out
   c0=$(ticks "$SW_PID"); t0=$(now_ms)
-  out=$(wrk "${args[@]}" -d"${SECS}s" "$SW_URL$2")
+  out=$(wrk "${args[@]}" -d"${SECS}s" "${5:-$SW_URL}$2")
   c1=$(ticks "$SW_PID"); t1=$(now_ms)
   local rps p50 p99 errs lag
   rps=$(awk '/^Requests\/sec/ { print $2 }' <<< "$out")
@@ -73,17 +80,24 @@ to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if
 bench "GET /-/healthy (trivial)" /-/healthy
 bench "GET /api/v1/releases/{id}" /api/v1/releases/x "$work/rotate.lua"
 bench "GET / (status page)" /
+bench "GET / gzip (as browsers)" / "" "Accept-Encoding: gzip, deflate, br"
+bench "nginx: same bytes as {id}" /static/release.json "" "" "http://127.0.0.1:$NGINX_PORT"
+bench "nginx: same bytes as /" /static/page.html "" "" "http://127.0.0.1:$NGINX_PORT"
 
 echo
 printf '%-26s %10s %9s %9s %6s %7s %8s %8s %s\n' endpoint "req/s" p50 p99 cores "µs/req" "lag_p99" "runs/s" "errors"
 printf '%s\n' "${ROWS[@]}"
 col() { printf '%s\n' "${ROWS[@]}" | awk -v n="$1" -v f="$2" 'index($0, n) == 1 { print $(NF - 8 + f) }'; }
-h=$(col "GET /-/healthy" 1); r=$(col "GET /api/v1/releases" 1); i=$(col "GET / (status" 1)
+h=$(col "GET /-/healthy" 1); r=$(col "GET /api/v1/releases" 1); i=$(col "GET / (status" 1); z=$(col "GET / gzip" 1)
 echo
 echo "(cores = shipwatch's CPU during the run; µs/req = shipwatch CPU per request; lag_p99 = probe schedule lag p99 in ms meanwhile; runs/s = probe results stored meanwhile, 500 planned)"
 echo "ratios vs /-/healthy (same server, same run; goal >= 0.50x throughput, p99 <= 10 ms):"
 echo "  /api/v1/releases/{id}: throughput $(ratio "$r" "$h")x, CPU per request $(ratio "$(col "GET /api/v1/releases" 5)" "$(col "GET /-/healthy" 5)")x, p50 $(to_ms "$(col "GET /api/v1/releases" 2)") ms, p99 $(to_ms "$(col "GET /api/v1/releases" 3)") ms"
 echo "  / (status page):       throughput $(ratio "$i" "$h")x, CPU per request $(ratio "$(col "GET / (status" 5)" "$(col "GET /-/healthy" 5)")x, p50 $(to_ms "$(col "GET / (status" 2)") ms, p99 $(to_ms "$(col "GET / (status" 3)") ms"
+echo "  / gzip (browsers):      throughput $(ratio "$z" "$h")x, CPU per request $(ratio "$(col "GET / gzip" 5)" "$(col "GET /-/healthy" 5)")x, p50 $(to_ms "$(col "GET / gzip" 2)") ms, p99 $(to_ms "$(col "GET / gzip" 3)") ms"
+echo "same-size references (nginx serving the same bytes from a file, same wrk; shipwatch / nginx):"
+echo "  /api/v1/releases/{id}: throughput $(ratio "$r" "$(col "nginx: same bytes as {id}" 1)")x"
+echo "  / (status page):       throughput $(ratio "$i" "$(col "nginx: same bytes as /" 1)")x"
 echo "  /-/healthy:            p50 $(to_ms "$(col "GET /-/healthy" 2)") ms, p99 $(to_ms "$(col "GET /-/healthy" 3)") ms"
 
 # profile NAME PATH [LUA]: where shipwatch's CPU goes while wrk hammers PATH.

@@ -160,6 +160,23 @@ async fn status_page_in_headless_chromium() {
     }
     assert!(dom.contains(SMOKE_TEXT) && dom.contains("HTTP 500"), "red items named with why");
     assert!(!dom.contains(SECRET), "secret leaked into the overview");
+    // Browsers get the page gzipped (Chromium above asked for it); other clients plain.
+    let get = |gzip: bool| {
+        let req = d.client.get(format!("{}/", d.url));
+        if gzip { req.header("accept-encoding", "gzip, deflate, br") } else { req }
+    };
+    let zipped = get(true).send().await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped.bytes().await.unwrap()[..]), &mut html)
+        .expect("valid gzip");
+    let plain = get(false).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none(), "no gzip unless asked for");
+    let plain = plain.text().await.unwrap();
+    for page in [&html, &plain] {
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains("2 of 3 watched releases need attention"));
+    }
 
     // --- a failing release
     let url = format!("{}/releases/{checkout}", d.url);

@@ -15,11 +15,12 @@ mod index;
 mod layout;
 mod release;
 
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -48,10 +49,17 @@ impl Ctx {
 
 /// The last rendering of `GET /`, reused while nothing people see has changed and within the
 /// same second (the page shows times to the second). A probe result that changes no state
-/// does not re-render the page, so it is at most one second behind on evidence text.
+/// does not re-render the page, so it is at most one second behind on evidence text. The
+/// gzip form (what browsers ask for) is made once per rendering, not per request.
 #[derive(Default)]
 pub struct PageCache {
-    index: Mutex<Option<(PageKey, Bytes)>>,
+    index: Mutex<Option<(PageKey, Rendered)>>,
+}
+
+#[derive(Clone)]
+struct Rendered {
+    plain: Bytes,
+    gzip: Arc<OnceLock<Bytes>>,
 }
 
 struct PageKey {
@@ -66,26 +74,49 @@ impl PartialEq for PageKey {
     }
 }
 
+fn gzip(b: &[u8]) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(b.len() / 8), flate2::Compression::fast());
+    let _ = enc.write_all(b);
+    enc.finish().unwrap_or_default().into()
+}
+
+/// Whether the client takes gzip (`Accept-Encoding: gzip`, not refused with `q=0`).
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |part| {
+            let mut it = part.split(';').map(str::trim);
+            it.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip") || c == "*")
+                && it.all(|p| p.replace(' ', "") != "q=0" && p.replace(' ', "") != "q=0.0")
+        },
+    )
+}
+
 /// `GET /`: every release, red first.
-pub async fn index(State(st): State<AppState>) -> Response {
+pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let ctx = Ctx::new(&st);
     let key = PageKey { state_rev: st.engine.state_rev(), config: st.engine.config(), second: ctx.now.timestamp() };
-    let cached = st
-        .pages
-        .index
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .filter(|(k, _)| *k == key)
-        .map(|(_, b)| b.clone());
-    if let Some(body) = cached {
-        return Html(body).into_response();
+    let cached = {
+        let cache = st.pages.index.lock().unwrap_or_else(|e| e.into_inner());
+        cache.as_ref().filter(|(k, _)| *k == key).map(|(_, r)| r.clone())
+    };
+    let page = match cached {
+        Some(r) => r,
+        None => {
+            let engine = st.engine.clone();
+            // Named red items come from the detailed views (in memory, no store reads).
+            let html = index::page(&ctx, &engine.releases(), |id| engine.release(id).ok()).into_string();
+            let r = Rendered { plain: Bytes::from(html), gzip: Default::default() };
+            *st.pages.index.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, r.clone()));
+            r
+        }
+    };
+    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
+    if takes_gzip(&headers) {
+        let body = page.gzip.get_or_init(|| gzip(&page.plain)).clone();
+        let enc = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        return ([vary, enc], Html(body)).into_response();
     }
-    let engine = st.engine.clone();
-    // Named red items come from the detailed views (in memory, no store reads).
-    let body = Bytes::from(index::page(&ctx, &engine.releases(), |id| engine.release(id).ok()).into_string());
-    *st.pages.index.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, body.clone()));
-    Html(body).into_response()
+    ([vary], Html(page.plain)).into_response()
 }
 
 /// `GET /releases/{id}`: one release's checklist with evidence.
@@ -134,7 +165,28 @@ pub(crate) fn human(secs: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{human, takes_gzip};
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    #[test]
+    fn gzip_only_when_the_client_takes_it() {
+        for (accept, want) in [
+            (None, false),
+            (Some("gzip, deflate, br"), true),
+            (Some("br;q=1.0, GZIP;q=0.5"), true),
+            (Some("deflate"), false),
+            (Some("gzip;q=0"), false),
+            (Some("gzip; q=0.0"), false),
+            (Some("*"), true),
+            (Some("identity"), false),
+        ] {
+            let mut h = HeaderMap::new();
+            if let Some(a) = accept {
+                h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(a));
+            }
+            assert_eq!(takes_gzip(&h), want, "{accept:?}");
+        }
+    }
 
     #[test]
     fn human_durations_show_two_units() {
