@@ -127,14 +127,43 @@ impl Default for Metrics {
     }
 }
 
+/// A probe's run counters (by result) and duration histogram.
+#[derive(Clone)]
+pub struct ProbeMetrics {
+    duration: Histogram,
+    runs: [Counter; 3],
+}
+
+impl ProbeMetrics {
+    /// One run finished with `status` after `elapsed`.
+    pub fn ran(&self, status: Status, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+        let i = match status {
+            Status::Pass => 0,
+            Status::Fail => 1,
+            Status::Error => 2,
+        };
+        self.runs[i].inc();
+    }
+}
+
 impl Metrics {
     /// One probe run finished with `status` after `elapsed`.
     pub fn probe_ran(&self, probe: &str, kind: &str, status: Status, elapsed: Duration) {
+        self.probe(probe, kind).ran(status, elapsed);
+    }
+
+    /// The metric handles of one probe, looked up once (a probe task keeps them, so a run
+    /// costs no label hashing or allocation).
+    pub fn probe(&self, probe: &str, kind: &str) -> ProbeMetrics {
         let labels = vec![("probe", probe.to_string()), ("kind", kind.to_string())];
-        self.probe_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
-        let mut labels = labels;
-        labels.push(("result", status.as_str().to_string()));
-        self.probe_runs.get_or_create(&labels).inc();
+        let duration = self.probe_duration.get_or_create(&labels).clone();
+        let runs = [Status::Pass, Status::Fail, Status::Error].map(|s| {
+            let mut l = labels.clone();
+            l.push(("result", s.as_str().to_string()));
+            self.probe_runs.get_or_create(&l).clone()
+        });
+        ProbeMetrics { duration, runs }
     }
 
     /// One notification delivery attempt to `receiver`.

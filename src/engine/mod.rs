@@ -175,6 +175,7 @@ impl Engine {
         self.0.shutdown.cancel();
         self.0.tracker.close();
         self.0.tracker.wait().await;
+        self.0.flush_results().await;
         tracing::info!("engine stopped; all state is in the store");
     }
 }

@@ -94,7 +94,7 @@ impl Inner {
         let was_active = rel.release.state.is_active();
         let mut fx = Effects::default();
         let res = f(&cfg, rel, now, &mut fx).and_then(|out| {
-            settle::settle(&cfg, rel, now, &mut fx);
+            settle::settle(&cfg, rel, now, &mut fx, true);
             self.route(&cfg, rel, now, &mut fx);
             self.write(&fx.batch(rel))?;
             Ok(out)

@@ -92,6 +92,7 @@ impl ProbeTask {
         if let Schedule::Cron { .. } = self.def.schedule {
             next = self.def.schedule.next_after(next).unwrap_or(next);
         }
+        let metrics = self.inner.metrics.probe(&self.def.name, self.def.kind.name());
         loop {
             tokio::select! {
                 _ = token.cancelled() => return,
@@ -111,8 +112,8 @@ impl ProbeTask {
             };
             drop(slot);
             tracing::debug!(release = %self.release, probe = %self.def.name, status = outcome.status.as_str(), "probe ran");
-            self.inner.metrics.probe_ran(&self.def.name, self.def.kind.name(), outcome.status, t0.elapsed());
-            // Stored (grouped with other results) before the next run is planned.
+            metrics.ran(outcome.status, t0.elapsed());
+            // Stored by the recorder, grouped with other results.
             self.inner.record(&self.release, &self.def.name, outcome, started).await;
             let now = clock.now();
             next = match &self.def.schedule {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::Rel;
-use crate::config::Config;
+use crate::config::{Config, PassRule};
 use crate::event::{Event, EventKind};
 use crate::probe::Evidence;
 use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord};
@@ -181,10 +181,13 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
 }
 
 /// Window closing, action items and the verdict, as of `now`.
-pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects) {
+///
+/// `all`: re-evaluate every item's rules. After a probe result (`all = false`) only `sustained`
+/// rules can have changed with time; the result's own items were evaluated as it was applied.
+pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects, all: bool) {
     if rel.release.state == ReleaseState::Deployed {
         // `sustained` rules complete with time, not only with results.
-        for (id, b) in &cfg.items {
+        for (id, b) in cfg.items.iter().filter(|(_, b)| all || matches!(b.pass, PassRule::Sustained(_))) {
             if let Some(item) = rel.items.get_mut(id)
                 && let Some(c) = rules::decide_item(b, item, now)
             {
