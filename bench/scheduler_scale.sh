@@ -44,10 +44,13 @@ ROWS=()
 measure() {
   local name=$1 bindings=$2 secs=$3 dir=$4 mode=$5
   local c0 t0 th0 c1 t1 th1 hwm rss lag split
+  local b0 r0 b1 r1
   c0=$(ticks "$SW_PID"); t0=$(now_ms); th0=$(thread_ticks "$SW_PID")
+  b0=$(metric_sum shipwatch_result_batches_total); r0=$(metric_sum shipwatch_results_stored_total)
   sleep "$secs"
-  [ -n "${FROM_MS:-}" ] && t0=$FROM_MS && c0=0 && th0="0 0 0 0"
+  [ -n "${FROM_MS:-}" ] && t0=$FROM_MS && c0=0 && th0="0 0 0 0" && b0=0 && r0=0
   c1=$(ticks "$SW_PID"); t1=$(now_ms); th1=$(thread_ticks "$SW_PID")
+  b1=$(metric_sum shipwatch_result_batches_total); r1=$(metric_sum shipwatch_results_stored_total)
   hwm=$(hwm_kib "$SW_PID"); rss=$(rss_kib "$SW_PID")
   split=$(thread_split "$th0" "$th1")
   stop_shipwatch
@@ -60,6 +63,8 @@ measure() {
       printf "%-12s %8d %5.0f %8.1f %8.1f %8s %8s %8s %6.2f %7.0f %7.0f %7.0f",
         n, b, s, planned / s, runs / s, p50, p99, mx, cpu / s, cpu / runs * 1e6, hwm / 1024, rss / 1024 }')")
   echo "  $name: $split"
+  awk -v n="$name" -v b=$((${b1%.*} - ${b0%.*})) -v r=$((${r1%.*} - ${r0%.*})) -v w=$((t1 - t0)) 'BEGIN {
+    printf "  %s: %d results in %d transactions = %.1f results per transaction, %.1f transactions/s\n", n, r, b, (b ? r / b : 0), b / (w / 1000) }'
 }
 
 # setup NAME PROBES RELEASES: config + daemon + releases, warm up one interval.
