@@ -127,17 +127,17 @@ if [ "$PROFILE" = 1 ] && perf stat -e task-clock true >/dev/null 2>&1; then
   perf report -i "$work/sw.perf" --children --sort sym -g none --stdio 2>/dev/null |
     awk '/%/ && !/^#/ { pct = $1; $1 = ""; $2 = ""; $3 = ""; sub(/^ +/, ""); print pct "\t" $0 }' |
     awk -F'\t' '
-      $2 ~ /Inner>::record$/                                 { rec += $1 }
+      $2 ~ /Inner>::record_group$/                           { rec += $1 }
       $2 ~ /SqliteStore as shipwatch::store::Store>::apply$/ { sql += $1 }
       $2 ~ /engine::settle::settle$/                         { set += $1 }
       $2 ~ /probe::ProbeKind::run::\{\{closure\}\}$/         { run += $1 }
       $2 ~ /reqwest::connect::with_timeout::\{\{closure\}\}$/                { con += $1 }
       $2 ~ /^malloc_consolidate$|^_int_malloc$|^_int_free$|^malloc$|^unlink_chunk/ { mal += $1 }
       END {
-        printf "  %5.1f%%  engine: Inner::record, all bookkeeping of one result (blocking pool)\n", rec
-        printf "  %5.1f%%    SQLite write, one transaction per result (Store::apply)\n", sql
-        printf "  %5.1f%%    settle: rules over every item\n", set
-        printf "  %5.1f%%    the rest: copy-on-write of the whole release (Rel clone + drop), apply_result\n", rec - sql - set
+        printf "  %5.1f%%  engine: Inner::record_group, the bookkeeping of results (blocking pool)\n", rec
+        printf "  %5.1f%%    SQLite write, one transaction per group (Store::apply)\n", sql
+        printf "  %5.1f%%    settle: rules and verdict\n", set
+        printf "  %5.1f%%    the rest: apply_result, snapshots, routing\n", rec - sql - set
         printf "  %5.1f%%  probe: ProbeKind::run (request, response, checks)\n", run
         printf "  %5.1f%%  HTTP connect (hyper connector task: socket, connect)\n", con
         printf "  %5.1f%%  (self time in malloc/free, counted inside the lines above)\n", mal

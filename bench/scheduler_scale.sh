@@ -20,8 +20,9 @@
 #   one-release 10,000 bindings as 10,000 distinct probes in ONE release, ONE s: the shape
 #              that exposes per-result cost growing with the release's size.
 # Lag = actual start - planned start (bench/lag.py). CPU from /proc/PID/stat over the window,
-# RSS peak = VmHWM, write rate = result rows per second (one row per run; shipwatch writes each
-# result in its own transaction, there is no batching yet).
+# RSS peak = VmHWM, write rate = result rows per second (one row per run), and results per
+# transaction from shipwatch's own counters (the recorder groups results: up to 512 per
+# transaction, gathered for up to 50 ms).
 #
 # Usage: bash bench/scheduler_scale.sh     (MEASURE=120 REF=15 STORM=20 ONE=15 by default; ~5 min)
 set -euo pipefail

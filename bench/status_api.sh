@@ -116,9 +116,9 @@ profile() {
       $2 ~ /Json<T> as axum_core::response::into_response::IntoResponse>::into_response$/ { a["JSON serialization of the response (serde_json)"] = $1 }
       $2 ~ /web::index::page$/                              { a["HTML rendering of the page (maud), view building included"] = $1 }
       $2 ~ /web::layout::window$/                           { a["  of which window/progress formatting (layout::window)"] = $1 }
-      $2 ~ /Engine>::release$/                              { a["view building: Engine::release (under the state mutex, clones every item)"] = $1 }
+      $2 ~ /Engine>::release_json$/                         { a["Engine::release_json (snapshot, cached items JSON, window)"] = $1 }
       $2 ~ /Engine>::releases$/                             { a["view building: Engine::releases (all releases)"] = $1 }
-      $2 ~ /Inner>::record$/                                { a["probe results: Inner::record (the 500 runs/s)"] = $1 }
+      $2 ~ /Inner>::record_group$/                          { a["probe results: Inner::record_group (the 500 runs/s)"] = $1 }
       $2 ~ /^do_syscall_64$/                                { a["kernel, via syscalls (socket I/O, futex, epoll)"] = $1 }
       $2 ~ /^__x64_sys_futex$/                              { a["futex (lock waits and wake-ups: state mutex, malloc arenas)"] = $1 }
       $2 ~ /^__GI___libc_realloc \(inlined\)$/              { a["realloc (growing output buffers)"] = $1 }
