@@ -61,13 +61,27 @@ fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Ve
 }
 
 /// Start one keeper loop per Alertmanager receiver.
+/// Start a keeper for every Alertmanager receiver of the config in force that has none (at
+/// start, and after a reload that adds receivers). A keeper reads its receiver's settings
+/// afresh every round and ends when a reload removes the receiver.
 pub(crate) fn spawn(inner: &Arc<Inner>) {
     let cfg = inner.config();
     for (name, receiver) in &cfg.notify {
-        let Some(settings) = alertmanager::settings(&receiver.kind) else { continue };
+        if alertmanager::settings(&receiver.kind).is_none() {
+            continue;
+        }
+        if !inner.keepers.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone()) {
+            continue; // already kept
+        }
         let (inner, name, token) = (inner.clone(), name.clone(), inner.shutdown.clone());
         inner.clone().tracker.spawn(async move {
             loop {
+                let settings = inner.config().notify.get(&name).and_then(|r| alertmanager::settings(&r.kind));
+                let Some(settings) = settings else {
+                    tracing::info!(receiver = %name, "receiver removed by a reload; its keeper stops");
+                    inner.keepers.lock().unwrap_or_else(|e| e.into_inner()).remove(&name);
+                    return;
+                };
                 round(&inner, &name, &settings).await;
                 tokio::select! {
                     _ = token.cancelled() => return,

@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     state_rev: AtomicU64,
     /// Serialized items of each release's snapshot (the bulk of `GET /api/v1/releases/{id}`).
     items_json: Mutex<std::collections::HashMap<String, view::ItemsJson>>,
+    /// Alertmanager receivers that have a keeper running.
+    keepers: Mutex<std::collections::BTreeSet<String>>,
     /// Slots for probe runs in flight ([`runner::IN_FLIGHT`]).
     probe_slots: tokio::sync::Semaphore,
     /// Probe results on their way to the recorder (one writer, grouped transactions).
@@ -118,6 +120,7 @@ impl Engine {
             published: RwLock::new(BTreeMap::new()),
             state_rev: AtomicU64::new(0),
             probe_slots: tokio::sync::Semaphore::new(runner::IN_FLIGHT),
+            keepers: Mutex::new(Default::default()),
             items_json: Mutex::new(Default::default()),
             recorder,
             tasks: Mutex::new(BTreeMap::new()),

@@ -60,6 +60,7 @@ impl Engine {
         for id in &active {
             runner::start_release(inner, id);
         }
+        super::keeper::spawn(inner);
         tracing::info!(releases = active.len(), new_items = added.len(), "config reloaded");
         Ok(())
     }

@@ -124,3 +124,28 @@ async fn results_queued_together_are_stored_in_one_transaction() {
     }
     e.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_adds_an_alertmanager_receiver_starts_its_keeper_and_removal_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let keepers = |e: &Engine| e.0.keepers.lock().unwrap().iter().cloned().collect::<Vec<_>>();
+    assert!(keepers(&e).is_empty());
+    let with = "checklist: checklist.md\nsources:\n  am: { alertmanager: { url: 'http://127.0.0.1:9' } }\n\
+                notify:\n  oncall: { alertmanager: { source: am, interval: 1s } }\n";
+    std::fs::write(dir.path().join("c.yaml"), with).unwrap();
+    e.reload_from(&dir.path().join("c.yaml")).unwrap();
+    assert_eq!(keepers(&e), ["oncall"], "the new receiver has a keeper");
+    e.reload_from(&dir.path().join("c.yaml")).unwrap();
+    assert_eq!(keepers(&e), ["oncall"], "one keeper per receiver, however many reloads");
+    std::fs::write(dir.path().join("c.yaml"), "checklist: checklist.md\n").unwrap();
+    e.reload_from(&dir.path().join("c.yaml")).unwrap();
+    for _ in 0..50 {
+        if keepers(&e).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(keepers(&e).is_empty(), "the removed receiver's keeper stopped");
+    e.shutdown().await;
+}
