@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod event;
+pub mod fuzzing;
 pub mod metrics;
 pub mod notify;
 pub mod probe;

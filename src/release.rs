@@ -63,9 +63,9 @@ pub struct Release {
 }
 
 impl Release {
-    /// `deployed_at + d`, if deployed.
+    /// `deployed_at + d`, if deployed and representable (None past chrono's range, never a panic).
     pub fn at(&self, d: Duration) -> Option<DateTime<Utc>> {
-        Some(self.deployed_at? + chrono::Duration::from_std(d).ok()?)
+        self.deployed_at?.checked_add_signed(chrono::Duration::from_std(d).ok()?)
     }
 }
 
@@ -178,4 +178,35 @@ pub struct HistoryRecord {
     pub from: String,
     pub to: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A release stored before durations were capped (fuzz/regressions/api_body/) may carry a
+    /// window past chrono's range: its end is None, not a panic.
+    #[test]
+    fn window_end_past_chrono_range_is_none() {
+        let now = Utc::now();
+        let mut r = Release {
+            id: "a-1".into(),
+            service: "a".into(),
+            version: "1".into(),
+            environment: "production".into(),
+            state: ReleaseState::Deployed,
+            created_at: now,
+            deployed_at: Some(now),
+            window_min: Duration::from_secs(1),
+            window_max: Duration::from_secs(1_000_000 * 31_557_600),
+            regressed: false,
+            closed_at: None,
+            reason: None,
+        };
+        assert!(r.at(r.window_min).is_some());
+        assert_eq!(r.at(r.window_max), None);
+        assert_eq!(r.at(Duration::MAX), None);
+        r.deployed_at = None;
+        assert_eq!(r.at(r.window_min), None);
+    }
 }

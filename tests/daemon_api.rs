@@ -197,6 +197,9 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
     assert_error(&create(r#"{"service":"api","version":5}"#).await, 422, "version", "wrong type");
     assert_error(&create(r#"{"service":"has space","version":"1"}"#).await, 422, "service", "invalid service");
     assert_error(&create(r#"{"service":"api","version":"1","window":{"min":"5x"}}"#).await, 422, "5x", "bad window");
+    // Found while fuzzing: a window past chrono's range once panicked and broke the release list.
+    let huge = create(r#"{"service":"api","version":"1","window":{"max":"1000000years"}}"#).await;
+    assert_error(&huge, 422, "too long", "huge window");
     assert_eq!(d.get_json("/api/v1/releases").await, json!([]), "no release may be created by a bad request");
 
     let rel = d.create(json!({"service": "api", "version": "1.0"})).await;

@@ -2,7 +2,7 @@
 //! `/-/healthy` and `/-/ready`. Handlers only translate HTTP to engine calls and back; errors
 //! are JSON `{"error": "..."}` with 400/401/404/409/422.
 
-mod handlers;
+pub(crate) mod handlers;
 pub mod openapi;
 
 use std::net::SocketAddr;

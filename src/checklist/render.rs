@@ -30,8 +30,9 @@ impl Checklist {
             let Some(mark) = marks.get(&item.id) else {
                 continue;
             };
-            // Only touch a byte that really is a task box character.
-            if matches!(src.get(item.box_offset), Some(b' ' | b'\t' | b'x' | b'X')) {
+            // Only touch a byte that really is a task box character: pulldown-cmark reads any
+            // ASCII whitespace but a line break (space, tab, VT, FF) as an open box.
+            if matches!(src.get(item.box_offset), Some(b' ' | b'\t' | 0x0b | 0x0c | b'x' | b'X')) {
                 let c = if mark.checked { b'x' } else { b' ' };
                 edits.push((item.box_offset, 0, Edit::Box(c)));
             }
@@ -131,6 +132,19 @@ mod tests {
         for (name, src, m, want) in cases {
             let list = parse(src);
             assert_eq!(list.render(&marks(m)), *want, "case {name}");
+        }
+    }
+
+    /// Found by fuzzing (fuzz/regressions/checklist/box-vt-ff.md): pulldown-cmark reads a VT or
+    /// FF between the brackets as an open box, and render never ticked it.
+    #[test]
+    fn every_whitespace_box_ticks() {
+        for open in [" ", "\t", "\x0b", "\x0c"] {
+            let src = format!("- [{open}] A\n- [x] B\n");
+            let list = parse(&src);
+            assert_eq!(list.items.len(), 2, "{open:?}");
+            let out = list.render(&marks(&[("a", true, Some("ok")), ("b", false, None)]));
+            assert_eq!(out, "- [x] A — ok\n- [ ] B\n", "{open:?}");
         }
     }
 

@@ -100,11 +100,20 @@ fn parse_unknown(msg: &str) -> Option<(String, String, Vec<String>)> {
 
 /// Load with a custom environment (tests).
 pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let message = format!("cannot read config: {e}");
+        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, col: 0, message, hint: None }])
+    })?;
+    load_str(path, &text, env)
+}
+
+/// Validate config `text` as if read from `path`: `path` names the file in errors and its
+/// directory resolves the checklist, templates and TLS files, which are still read from disk.
+pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigErrors> {
     let fail = |message: String| {
         ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, col: 0, message, hint: None }])
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read config: {e}")))?;
-    let root: Value = match serde_saphyr::from_str::<Option<Value>>(&text) {
+    let root: Value = match serde_saphyr::from_str::<Option<Value>>(text) {
         Ok(v) => v.unwrap_or(Value::Object(Map::new())),
         Err(e) => {
             let (line, col) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((0, 0));
@@ -112,7 +121,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
             return Err(ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, col, message, hint: None }]));
         }
     };
-    let mut cx = Ctx { file: path.to_path_buf(), idx: PosIndex::build(&text), errors: vec![] };
+    let mut cx = Ctx { file: path.to_path_buf(), idx: PosIndex::build(text), errors: vec![] };
     let mut root = match root {
         Value::Object(o) => o,
         Value::Null => Map::new(),
@@ -168,7 +177,7 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
         .and_then(|v| cx.de(&v, &p(&["checklist"])))
         .unwrap_or_else(|| "release-checklist.md".to_string());
     let checklist_path = dir.join(&checklist_ref);
-    let checklist = match std::fs::read_to_string(&checklist_path) {
+    let checklist = match regular_file(&checklist_path).and_then(|()| std::fs::read_to_string(&checklist_path)) {
         Ok(t) => {
             let c = crate::checklist::parse(&t);
             if c.items.is_empty() {
@@ -226,6 +235,13 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
 
     // Sources build (auth, TLS files) and every probe's source exists with the right kind.
     for (name, src) in &sources {
+        if let Some(ca) = src.endpoint().tls.as_ref().and_then(|t| t.ca_file.as_ref())
+            && let Err(e) = regular_file(&dir.join(ca))
+        {
+            let at = p(&["sources", name, src.kind(), "tls", "ca_file"]);
+            cx.at_value(&at, format!("source '{name}': cannot read tls.ca_file {}: {e}", dir.join(ca).display()), None);
+            continue;
+        }
         if let Err(msg) = crate::probe::source::SourceClient::build(name, src, &dir) {
             cx.at_key(&p(&["sources", name]), msg, None);
         }
@@ -314,6 +330,12 @@ pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Resul
         redactor,
     };
     Ok(Loaded { config, warnings: vec![] })
+}
+
+/// Ok when `path` is a regular file (or a link to one). Devices, FIFOs and directories are
+/// refused before reading, so `checklist: /dev/zero` or a FIFO cannot hang the loader.
+fn regular_file(path: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.is_file() { Ok(()) } else { Err(std::io::Error::other("not a regular file")) }
 }
 
 /// The entries of a top-level mapping section, reporting a non-mapping value.

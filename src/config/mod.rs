@@ -25,7 +25,7 @@ use crate::redact::Redactor;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{Loaded, load, load_with_env};
+pub use load::{Loaded, load, load_str, load_with_env};
 
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]

@@ -51,6 +51,19 @@ fn errors_name_position_and_fix() {
         ("items:\n  ask-the-pm: { on: item.regresed }\n", vec!["did you mean 'item.regressed'?"]),
         ("items:\n  ask-the-pm: { probes: [nope] }\n", vec!["uses unknown probe 'nope'"]),
         ("checklist: missing.md\n", vec!["cannot read checklist"]),
+        // Devices, FIFOs and directories are refused before reading (`/dev/zero` never ends).
+        ("checklist: /dev/zero\n", vec!["c.yaml:1:12: cannot read checklist /dev/zero: not a regular file"]),
+        ("checklist: .\n", vec!["not a regular file"]),
+        (
+            "sources:\n  am: { alertmanager: { url: \"http://x\", tls: { ca_file: /dev/zero } } }\n",
+            vec!["c.yaml:3:58: source 'am': cannot read tls.ca_file /dev/zero: not a regular file"],
+        ),
+        // Durations past 100y overflowed wall-clock arithmetic (fuzz/regressions/config/).
+        ("window: { max: 300000y }\n", vec!["c.yaml:2:16:", "is too long; the longest is 100y"]),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" }, every: 1000000y }\n",
+            vec!["c.yaml:3:42: probes.p.every: duration \"1000000y\" is too long"],
+        ),
         ("probes: [1, 2]\n", vec!["probes must be a mapping"]),
         (
             "probes:\n  p: { http: { url: \"http://x\", expect: { status: [\"2x\"] } } }\n",

@@ -49,10 +49,10 @@ impl FromStr for Condition {
             .ok_or_else(|| {
                 format!("invalid condition {s:?}; write an operator and a number, e.g. \"< 0.3\", \">= 1\", \"== 0\"")
             })?;
-        let value: f64 = rest
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid condition {s:?}: {:?} is not a number; write e.g. \"< 0.3\"", rest.trim()))?;
+        // NaN parses as an f64 but no value ever compares with it: the condition could never hold.
+        let value: f64 = rest.trim().parse().ok().filter(|v: &f64| !v.is_nan()).ok_or_else(|| {
+            format!("invalid condition {s:?}: {:?} is not a number; write e.g. \"< 0.3\"", rest.trim())
+        })?;
         Ok(Condition { op, value })
     }
 }
@@ -104,7 +104,7 @@ mod tests {
             let c: Condition = cond.parse().unwrap();
             assert_eq!(c.holds(v), want, "{cond} on {v}");
         }
-        for bad in ["0.3", "<", "< abc", "=> 1", ""] {
+        for bad in ["0.3", "<", "< abc", "=> 1", "", "< nan", "!= NaN"] {
             assert!(bad.parse::<Condition>().is_err(), "{bad:?} must be rejected");
         }
         assert_eq!("<=0.5".parse::<Condition>().unwrap().to_string(), "<= 0.5");

@@ -263,9 +263,16 @@ impl Runtime {
     }
 }
 
-/// A duration that reads `30s`, `1m30s`, `500ms` (humantime) in YAML and JSON.
+/// A duration that reads `30s`, `1m30s`, `500ms` (humantime) in YAML and JSON, at most [`Dur::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dur(pub Duration);
+
+impl Dur {
+    /// The longest duration accepted: 100 years (humantime's `100y`). Windows, schedules and
+    /// retention are added to wall-clock times, whose range ends in the year 262143; a longer
+    /// duration once panicked the engine (`fuzz/regressions/api_body/`).
+    pub const MAX: Duration = Duration::from_secs(3_155_760_000);
+}
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -276,9 +283,11 @@ impl<'de> Deserialize<'de> for Dur {
                 f.write_str("a duration like 500ms, 30s, 5m or 24h")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Dur, E> {
-                humantime::parse_duration(s.trim())
-                    .map(Dur)
-                    .map_err(|e| E::custom(format!("invalid duration {s:?} ({e}); write e.g. 500ms, 30s, 5m, 24h")))
+                match humantime::parse_duration(s.trim()) {
+                    Ok(d) if d <= Dur::MAX => Ok(Dur(d)),
+                    Ok(_) => Err(E::custom(format!("duration {s:?} is too long; the longest is 100y"))),
+                    Err(e) => Err(E::custom(format!("invalid duration {s:?} ({e}); write e.g. 500ms, 30s, 5m, 24h"))),
+                }
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Dur, E> {
                 Err(E::custom(format!("duration {n} has no unit; write {n}s (or ms, m, h, d)")))
@@ -297,5 +306,25 @@ impl<'de> Deserialize<'de> for Dur {
 impl Serialize for Dur {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+#[cfg(test)]
+mod dur_tests {
+    use super::Dur;
+
+    /// Found while fuzzing the API bodies (fuzz/regressions/api_body/, config/): a window of a
+    /// million years made the daemon panic on `DateTime + TimeDelta` for every later list call.
+    #[test]
+    fn durations_longer_than_100_years_are_refused() {
+        let parse = |s: &str| serde_json::from_value::<Dur>(serde_json::json!(s)).map(|d| d.0);
+        assert_eq!(parse("100y").ok(), Some(Dur::MAX));
+        assert_eq!(parse("36525d").ok(), Some(Dur::MAX));
+        for long in ["101y", "1000000years", "9999999999999h", "36525d 1s"] {
+            let err = parse(long).expect_err(long).to_string();
+            assert!(err.contains("is too long; the longest is 100y"), "{long}: {err}");
+        }
+        let now = chrono::Utc::now();
+        assert!(now.checked_add_signed(chrono::TimeDelta::from_std(Dur::MAX).unwrap()).is_some());
     }
 }
