@@ -21,9 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use common::servers::Flapper;
 use common::*;
 use serde_json::{Value, json};
-use servers::{Flapper, Receiver};
+use servers::Receiver;
 
 const ROUNDS: usize = 20;
 /// Six passes then six fails: with two releases sharing it, each sees runs of both.

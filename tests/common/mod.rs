@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod prom;
+pub mod servers;
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufRead, BufReader};

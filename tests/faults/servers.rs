@@ -5,7 +5,6 @@
 //!   slow answer, garbage, a hang, a reset, a 100 MB body — and can go [`Fake::down`]
 //!   (connection refused) and come back [`Fake::up`] on the same port. Every answer carries
 //!   `connection: close`, so no pooled connection outlives a mode switch.
-//! - [`Flapper`]: a `/healthz` answering a status pattern, one status per request, cycling.
 //! - [`Receiver`]: a webhook receiver that answers after a random delay (sometimes 500) and
 //!   records the idempotency key, event kind and time of every request and its answer.
 
@@ -17,9 +16,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -187,55 +186,7 @@ async fn serve_one(mut s: TcpStream, answer: Answer) {
     }
 }
 
-/// Serve `app` on `127.0.0.1:0` on its own thread and runtime until the sender is dropped.
-fn serve(app: Router) -> (u16, oneshot::Sender<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind test server");
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { drop(rx.await) }).await;
-        });
-    });
-    (port, tx)
-}
-
-/// A status pattern and the index of the next answer.
-type Pattern = Arc<Mutex<(Vec<u16>, usize)>>;
-
-/// `/healthz` answering the statuses of a pattern, one per request, cycling.
-pub struct Flapper {
-    pub port: u16,
-    state: Pattern,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Flapper {
-    pub fn start(pattern: &[u16]) -> Self {
-        let state: Pattern = Arc::new(Mutex::new((pattern.to_vec(), 0)));
-        let app = Router::new()
-            .route(
-                "/healthz",
-                get(|State(s): State<Pattern>| async move {
-                    let mut s = s.lock().unwrap();
-                    let code = s.0[s.1 % s.0.len()];
-                    s.1 += 1;
-                    (StatusCode::from_u16(code).unwrap(), "ok")
-                }),
-            )
-            .with_state(state.clone());
-        let (port, stop) = serve(app);
-        Flapper { port, state, _stop: stop }
-    }
-
-    /// Answer this pattern from the next request on.
-    pub fn set(&self, pattern: &[u16]) {
-        *self.state.lock().unwrap() = (pattern.to_vec(), 0);
-    }
-}
+use crate::common::servers::serve;
 
 /// One request the [`Receiver`] answered.
 #[derive(Debug, Clone)]
@@ -288,7 +239,7 @@ impl Receiver {
             }
         };
         let app = Router::new().route("/hook", post(hook));
-        let (port, stop) = serve(app);
+        let (port, stop, _) = serve(app, 0);
         Receiver { port, state, _stop: stop }
     }
 

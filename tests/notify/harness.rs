@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde_json::Value;
 use shipwatch::notify::webhook;
 
@@ -25,56 +25,7 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Serve `app` on `127.0.0.1:port` (0: any) on its own thread and runtime until the returned
-/// sender fires or is dropped; the thread handle is joined on stop so the port is free again.
-pub fn serve(app: Router, port: u16) -> (u16, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind test server");
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { drop(rx.await) }).await;
-        });
-    });
-    (port, tx, thread)
-}
-
-/// A status pattern and the index of the next answer.
-type Pattern = Arc<Mutex<(Vec<u16>, usize)>>;
-
-/// The probed service: `/healthz` answers the statuses of a pattern, one per request, cycling.
-pub struct Target {
-    pub port: u16,
-    state: Pattern,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Target {
-    pub fn start(pattern: &[u16]) -> Self {
-        let state = Arc::new(Mutex::new((pattern.to_vec(), 0)));
-        let app = Router::new()
-            .route(
-                "/healthz",
-                get(|State(s): State<Pattern>| async move {
-                    let mut s = s.lock().unwrap();
-                    let code = s.0[s.1 % s.0.len()];
-                    s.1 += 1;
-                    (StatusCode::from_u16(code).unwrap(), "ok")
-                }),
-            )
-            .with_state(state.clone());
-        let (port, stop, _) = serve(app, 0);
-        Target { port, state, _stop: stop }
-    }
-
-    /// Answer this pattern from the next request on.
-    pub fn set(&self, pattern: &[u16]) {
-        *self.state.lock().unwrap() = (pattern.to_vec(), 0);
-    }
-}
+pub use crate::common::servers::{Flapper as Target, serve};
 
 /// One request the webhook receiver got.
 #[derive(Debug, Clone)]
