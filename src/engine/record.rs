@@ -83,7 +83,7 @@ impl Inner {
         let wake = touched.values().any(|fx| !fx.outbox.is_empty());
         let mut batch = Batch::default();
         for (id, fx) in &mut touched {
-            batch.extend(fx.take_batch(&work[id]));
+            batch.extend(fx.batch(&work[id]));
         }
         if let Err(e) = self.write(&batch) {
             for id in touched.keys() {

@@ -30,21 +30,9 @@ pub(crate) struct Effects {
 }
 
 impl Effects {
-    /// The batch to write for `rel` after these effects.
-    pub fn batch(&self, rel: &Rel) -> Batch {
-        Batch {
-            releases: if self.release_changed { vec![rel.release.clone()] } else { vec![] },
-            items: self.items.iter().filter_map(|i| rel.items.get(i).map(|r| (**r).clone())).collect(),
-            results: self.results.clone(),
-            history: self.history.clone(),
-            outbox: self.outbox.clone(),
-            delivered: self.delivered.clone(),
-        }
-    }
-
     /// The batch to write for `rel`, moving the results out of `self` (the rest is copied:
     /// history and outbox rows are rare and still needed after the write).
-    pub fn take_batch(&mut self, rel: &Rel) -> Batch {
+    pub fn batch(&mut self, rel: &Rel) -> Batch {
         Batch {
             releases: if self.release_changed { vec![rel.release.clone()] } else { vec![] },
             items: self.items.iter().filter_map(|i| rel.items.get(i).map(|r| (**r).clone())).collect(),
