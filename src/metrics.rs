@@ -148,11 +148,6 @@ impl ProbeMetrics {
 }
 
 impl Metrics {
-    /// One probe run finished with `status` after `elapsed`.
-    pub fn probe_ran(&self, probe: &str, kind: &str, status: Status, elapsed: Duration) {
-        self.probe(probe, kind).ran(status, elapsed);
-    }
-
     /// The metric handles of one probe, looked up once (a probe task keeps them, so a run
     /// costs no label hashing or allocation).
     pub fn probe(&self, probe: &str, kind: &str) -> ProbeMetrics {
@@ -309,9 +304,10 @@ mod tests {
     #[test]
     fn event_metrics_are_encoded_with_conventional_names() {
         let m = Metrics::default();
-        m.probe_ran("health", "http", Status::Pass, Duration::from_millis(12));
-        m.probe_ran("health", "http", Status::Pass, Duration::from_millis(40));
-        m.probe_ran("health", "http", Status::Fail, Duration::from_secs(2));
+        let health = m.probe("health", "http");
+        health.ran(Status::Pass, Duration::from_millis(12));
+        health.ran(Status::Pass, Duration::from_millis(40));
+        health.ran(Status::Fail, Duration::from_secs(2));
         m.delivery("oncall", true);
         m.delivery("oncall", false);
         m.set_outbox_depth(3);

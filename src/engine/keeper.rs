@@ -60,7 +60,6 @@ fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Ve
     out
 }
 
-/// Start one keeper loop per Alertmanager receiver.
 /// Start a keeper for every Alertmanager receiver of the config in force that has none (at
 /// start, and after a reload that adds receivers). A keeper reads its receiver's settings
 /// afresh every round and ends when a reload removes the receiver.

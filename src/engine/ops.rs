@@ -1,6 +1,7 @@
-//! Engine operations: recovering state at start, creating and deploying releases, recording
-//! results, ticks and waivers. Every mutation goes through [`Inner::mutate`]: work on a copy,
-//! write the batch, then make the copy current and announce its events.
+//! Engine operations: recovering state at start, creating and deploying releases, ticks and
+//! waivers. Every mutation goes through [`Inner::mutate`]: change the working copy, write the
+//! batch, then publish the copy and announce its events (probe results take the same steps in
+//! groups, in `record.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -107,7 +108,7 @@ impl Inner {
             }
         };
         let closed = was_active && !rel.release.state.is_active();
-        self.publish(rel, !fx.history.is_empty() || fx.release_changed);
+        self.publish(rel, fx.seen());
         drop(work);
         if !fx.outbox.is_empty() {
             self.outbox_wake.notify_one();

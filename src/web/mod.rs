@@ -86,7 +86,7 @@ fn takes_gzip(headers: &HeaderMap) -> bool {
         |part| {
             let mut it = part.split(';').map(str::trim);
             it.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip") || c == "*")
-                && it.all(|p| p.replace(' ', "") != "q=0" && p.replace(' ', "") != "q=0.0")
+                && it.all(|p| !matches!(p.replace(' ', "").as_str(), "q=0" | "q=0.0"))
         },
     )
 }
