@@ -135,10 +135,11 @@ pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Valu
             return None;
         }
         (Some(Dur(d)), None) => Schedule::Every(d),
-        (None, Some(c)) => match Schedule::cron(&c) {
+        (None, Some(c)) => match Schedule::cron(&c, chrono::Utc::now()) {
             Ok(s) => s,
-            Err(msg) => {
-                cx.at_value(&[path.clone(), p(&["cron"])].concat(), msg, None);
+            Err(e) => {
+                let at = [path.clone(), p(&["cron"])].concat();
+                cx.at_value(&at, format!("{}: {e}", at.join(".")), Some(e.hint()));
                 return None;
             }
         },

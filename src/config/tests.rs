@@ -46,7 +46,21 @@ fn errors_name_position_and_fix() {
         ("window: { min: 2h, max: 1h }\n", vec!["window.min is longer than window.max"]),
         ("probes:\n  p: { use: smoke }\n", vec!["template 'smoke' needs parameter 'url'"]),
         ("probes:\n  p: { use: smoke, with: { ur: x } }\n", vec!["has no parameter 'ur'; did you mean 'url'?"]),
-        ("probes:\n  p: { http: { url: \"http://x\" }, cron: \"* * *\" }\n", vec!["has 3 fields"]),
+        ("probes:\n  p: { http: { url: \"http://x\" }, cron: \"* * *\" }\n", vec!["has 3 fields", "; write 5 fields"]),
+        // A schedule that can never fire again is an error at the expression, not a probe that never runs.
+        (
+            "probes:\n  p: { http: { url: \"http://x\" }, cron: \"0 0 30 2 *\" }\n",
+            vec![
+                "c.yaml:3:41: probes.p.cron: cron expression \"0 0 30 2 *\" never fires after ",
+                "; no date matches it (like February 30",
+            ],
+        ),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" }, cron: \"0 9 * * mon-fry\" }\n",
+            vec![
+                "c.yaml:3:41: probes.p.cron: cron expression \"0 9 * * mon-fry\": day-of-week \"mon-fry\": \"fry\" is not a day-of-week value; write a number 0-7 or sun-sat",
+            ],
+        ),
         ("items:\n  ask-the-pm: {}\n", vec!["item 'ask-the-pm' binds nothing"]),
         ("items:\n  ask-the-pm: { on: item.regresed }\n", vec!["did you mean 'item.regressed'?"]),
         ("items:\n  ask-the-pm: { probes: [nope] }\n", vec!["uses unknown probe 'nope'"]),
