@@ -14,8 +14,8 @@ use crate::event::EventKind;
 use crate::probe::{Dur, KINDS, ProbeKind};
 use crate::schedule::{Schedule, default_jitter};
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+/// A probe's keys other than its kind.
+#[derive(Default)]
 struct Meta {
     every: Option<Dur>,
     cron: Option<String>,
@@ -23,6 +23,72 @@ struct Meta {
     jitter: Option<Dur>,
     description: Option<String>,
     error_limit: Option<u32>,
+}
+
+/// Read each key of `meta` on its own, so that one bad value does not hide the next; errors
+/// name `probes.NAME.KEY`. The bool is false when any key was bad (each one reported).
+fn read_meta(cx: &mut Ctx, path: &[String], name: &str, meta: Map<String, Value>) -> (Meta, bool) {
+    fn field<T: serde::de::DeserializeOwned>(cx: &mut Ctx, at: &[String], v: &Value, ok: &mut bool) -> Option<T> {
+        cx.de::<Option<T>>(v, at).unwrap_or_else(|| {
+            *ok = false;
+            None
+        })
+    }
+    let mut m = Meta::default();
+    let mut ok = true;
+    for (k, v) in meta {
+        let at = [path.to_vec(), vec![k.clone()]].concat();
+        match k.as_str() {
+            "every" => m.every = field(cx, &at, &v, &mut ok),
+            "cron" => m.cron = field(cx, &at, &v, &mut ok),
+            "initial_delay" => m.initial_delay = field(cx, &at, &v, &mut ok),
+            "jitter" => m.jitter = field(cx, &at, &v, &mut ok),
+            "description" => m.description = field(cx, &at, &v, &mut ok),
+            "error_limit" => m.error_limit = field(cx, &at, &v, &mut ok),
+            _ => {
+                // `use`/`with` inside a template's body.
+                cx.at_key(&at, format!("unknown key '{k}' in probe '{name}'"), Some("remove it".into()));
+                ok = false;
+            }
+        }
+    }
+    (m, ok)
+}
+
+/// The schedule from `every:` / `cron:`, reporting each problem at `probes.NAME.KEY`.
+fn schedule(cx: &mut Ctx, path: &[String], every: Option<Dur>, cron: Option<String>) -> Option<Schedule> {
+    let at = |k: &str| [path.to_vec(), p(&[k])].concat();
+    let field = |k: &str| at(k).join(".");
+    match (every, cron) {
+        (Some(_), Some(_)) => {
+            cx.at_key(
+                &at("cron"),
+                format!("{}: cannot go with every: (a probe has one schedule)", field("cron")),
+                Some("keep either every: or cron:".into()),
+            );
+            None
+        }
+        (Some(Dur(d)), None) if d.is_zero() => {
+            cx.at_value(
+                &at("every"),
+                format!("{}: must be longer than 0s", field("every")),
+                Some(format!(
+                    "write e.g. every: 30s, or leave it out for every {}",
+                    humantime::format_duration(DEFAULT_EVERY)
+                )),
+            );
+            None
+        }
+        (Some(Dur(d)), None) => Some(Schedule::Every(d)),
+        (None, Some(c)) => match Schedule::cron(&c, chrono::Utc::now()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                cx.at_value(&at("cron"), format!("{}: {e}", field("cron")), Some(e.hint()));
+                None
+            }
+        },
+        (None, None) => Some(Schedule::Every(DEFAULT_EVERY)),
+    }
 }
 
 pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Value) -> Option<ProbeDef> {
@@ -98,11 +164,22 @@ pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Valu
             ok = false;
         }
     }
-    let (kind_name, kind_body) = match kinds.len() {
-        1 => kinds.remove(0),
+    // Every check below runs even after one failed, so one check-config shows them all.
+    let kind: Option<ProbeKind> = match kinds.len() {
+        1 => {
+            let (kind_name, kind_body) = kinds.remove(0);
+            let wrapped = Value::Object(Map::from_iter([(kind_name.clone(), kind_body)]));
+            let kind: Option<ProbeKind> = cx.de(&wrapped, &path);
+            if let Some(Err(msg)) = kind.as_ref().map(ProbeKind::validate) {
+                let at = [path.clone(), vec![kind_name]].concat();
+                cx.at_value(&at, format!("{}: {msg}", at.join(".")), None);
+                ok = false;
+            }
+            kind
+        }
         0 => {
             cx.at_key(&path, format!("probe '{name}' has no kind"), Some(format!("add one of: {}", KINDS.join(", "))));
-            return None;
+            None
         }
         _ => {
             cx.at_key(
@@ -110,41 +187,13 @@ pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Valu
                 format!("probe '{name}' has more than one kind"),
                 Some("split it into two probes".into()),
             );
-            return None;
+            None
         }
     };
-    let wrapped = Value::Object(Map::from_iter([(kind_name.clone(), kind_body)]));
-    let kind: Option<ProbeKind> = cx.de(&wrapped, &path);
-    let meta: Option<Meta> = cx.de(&Value::Object(meta), &path);
-    let (kind, meta) = (kind?, meta?);
-    if let Err(msg) = kind.validate() {
-        cx.at_value(&[path.clone(), vec![kind_name]].concat(), format!("probe '{name}': {msg}"), None);
-        ok = false;
-    }
-    let schedule = match (meta.every, meta.cron) {
-        (Some(_), Some(_)) => {
-            cx.at_key(
-                &[path.clone(), p(&["cron"])].concat(),
-                format!("probe '{name}' has both every: and cron:"),
-                Some("keep one".into()),
-            );
-            return None;
-        }
-        (Some(Dur(d)), None) if d.is_zero() => {
-            cx.at_value(&[path.clone(), p(&["every"])].concat(), "every: must be longer than 0s".into(), None);
-            return None;
-        }
-        (Some(Dur(d)), None) => Schedule::Every(d),
-        (None, Some(c)) => match Schedule::cron(&c, chrono::Utc::now()) {
-            Ok(s) => s,
-            Err(e) => {
-                let at = [path.clone(), p(&["cron"])].concat();
-                cx.at_value(&at, format!("{}: {e}", at.join(".")), Some(e.hint()));
-                return None;
-            }
-        },
-        (None, None) => Schedule::Every(DEFAULT_EVERY),
-    };
+    let (meta, meta_ok) = read_meta(cx, &path, name, meta);
+    let schedule = schedule(cx, &path, meta.every, meta.cron.clone());
+    let (kind, schedule) = (kind?, schedule?);
+    ok &= meta_ok;
     let jitter = meta.jitter.map(|d| d.0).unwrap_or_else(|| default_jitter(schedule.nominal(chrono::Utc::now())));
     ok.then(|| ProbeDef {
         name: name.to_string(),

@@ -61,6 +61,14 @@ fn errors_name_position_and_fix() {
                 "c.yaml:3:41: probes.p.cron: cron expression \"0 9 * * mon-fry\": day-of-week \"mon-fry\": \"fry\" is not a day-of-week value; write a number 0-7 or sun-sat",
             ],
         ),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" }, every: 0s }\n",
+            vec!["c.yaml:3:42: probes.p.every: must be longer than 0s; write e.g. every: 30s"],
+        ),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" }, every: 1m, cron: \"* * * * *\" }\n",
+            vec!["probes.p.cron: cannot go with every:", "; keep either every: or cron:"],
+        ),
         ("items:\n  ask-the-pm: {}\n", vec!["item 'ask-the-pm' binds nothing"]),
         ("items:\n  ask-the-pm: { on: item.regresed }\n", vec!["did you mean 'item.regressed'?"]),
         ("items:\n  ask-the-pm: { probes: [nope] }\n", vec!["uses unknown probe 'nope'"]),
@@ -99,7 +107,49 @@ fn reports_every_error_not_just_the_first() {
         "{HEAD}probes:\n  a: {{ http: {{ url: x }}, every: 5x }}\nitems:\n  ask-the-pm: {{ probes: [b] }}\nbogus: 1\n"
     );
     let errs = load_str(&yaml).unwrap_err();
-    assert_eq!(errs.0.len(), 3, "{errs}");
+    // url: x and every: 5x (the same probe), the unknown probe, the unknown key.
+    assert_eq!(errs.0.len(), 4, "{errs}");
+}
+
+#[test]
+fn a_probe_reports_every_error_each_at_probes_name_field() {
+    // (config, number of errors, texts expected in this order)
+    let cases: Vec<(&str, usize, Vec<&str>)> = vec![
+        // A bad kind field used to hide the schedule's error.
+        (
+            "probes:\n  p:\n    http: { url: \"http://x\", timeout: fast }\n    every: 0s\n",
+            2,
+            vec!["c.yaml:4:", "probes.p.http.timeout: ", "c.yaml:5:12: probes.p.every: must be longer than 0s"],
+        ),
+        // Each key is read on its own: a bad jitter does not hide a bad cron or initial_delay.
+        (
+            "probes:\n  p:\n    http: { url: \"http://x\" }\n    cron: \"0 0 30 2 *\"\n    jitter: soon\n    initial_delay: 5x\n",
+            3,
+            vec![
+                "c.yaml:5:11: probes.p.cron: cron expression",
+                "c.yaml:6:13: probes.p.jitter: ",
+                "c.yaml:7:20: probes.p.initial_delay: ",
+            ],
+        ),
+        // No kind, and a bad schedule.
+        ("probes:\n  p:\n    every: 0s\n", 2, vec!["probe 'p' has no kind", "probes.p.every: must be longer than 0s"]),
+        // A kind that fails validation, and a bad cron.
+        (
+            "probes:\n  p:\n    http: { url: \"not a url\" }\n    cron: \"61 * * * *\"\n",
+            2,
+            vec!["probes.p.http: url: cannot parse", "probes.p.cron: cron expression \"61 * * * *\": minute \"61\""],
+        ),
+    ];
+    for (yaml, count, wants) in cases {
+        let text = format!("{HEAD}{yaml}");
+        let errs = load_str(&text).expect_err(yaml);
+        assert_eq!(errs.0.len(), count, "config:\n{text}\nerrors:\n{errs}");
+        let mut rest = errs.to_string();
+        for w in wants {
+            let at = rest.find(w).unwrap_or_else(|| panic!("config:\n{text}\nwant {w:?} (in order) in:\n{errs}"));
+            rest = rest[at + w.len()..].to_string();
+        }
+    }
 }
 
 #[test]
