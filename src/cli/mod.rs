@@ -46,6 +46,9 @@ pub enum Command {
     CheckConfig {
         #[arg(long, short, default_value = "config/shipwatch.yaml")]
         config: PathBuf,
+        /// Also print each probe's schedule and its next 3 fire times (UTC).
+        #[arg(long)]
+        schedules: bool,
     },
     /// Run a self-contained demo: a sample service, the daemon, a release ticking live.
     Demo {
@@ -156,7 +159,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             daemon.run_until_signal().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { config } => Ok(check_config(&config).await),
+        Command::CheckConfig { config, schedules } => Ok(check_config(&config, schedules).await),
         Command::Demo { keep } => demo::run(keep).await,
         Command::Release(ReleaseCmd::Start { service, version, environment, planned, server }) => {
             client::release_start(&server.server, &service, &version, environment, planned).await
@@ -183,8 +186,9 @@ async fn live_warnings(cfg: &config::Config) -> Vec<String> {
     }
 }
 
-/// `check-config`: print every error, or the coverage line.
-pub async fn check_config(path: &std::path::Path) -> ExitCode {
+/// `check-config`: print every error, or the coverage line (and with `schedules`, each
+/// probe's next fire times).
+pub async fn check_config(path: &std::path::Path, schedules: bool) -> ExitCode {
     match config::load(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -204,6 +208,9 @@ pub async fn check_config(path: &std::path::Path) -> ExitCode {
                 c.probes.len(),
                 total - probes - actions
             );
+            if schedules {
+                print!("{}", schedule_listing(c, chrono::Utc::now()));
+            }
             ExitCode::SUCCESS
         }
         Err(errs) => {
@@ -213,5 +220,81 @@ pub async fn check_config(path: &std::path::Path) -> ExitCode {
             eprintln!("{}: {} error(s)", path.display(), errs.0.len());
             ExitCode::from(1)
         }
+    }
+}
+
+/// How many fire times `check-config --schedules` shows per probe.
+const NEXT_RUNS: usize = 3;
+
+/// `check-config --schedules`: each probe's schedule as written, its jitter and initial delay,
+/// and its next fire times after `now` in UTC, so an expression can be checked without waiting.
+fn schedule_listing(c: &config::Config, now: chrono::DateTime<chrono::Utc>) -> String {
+    use std::fmt::Write as _;
+    let when = |t: &chrono::DateTime<chrono::Utc>| t.format("%a %Y-%m-%d %H:%M:%S UTC").to_string();
+    let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let mut out = format!("\nSchedules (UTC; next {NEXT_RUNS} fire times after {}, before jitter):\n", when(&now));
+    if c.probes.is_empty() {
+        out.push_str("  (no probes)\n");
+    }
+    for (name, def) in &c.probes {
+        let mut extra = vec![];
+        if !def.jitter.is_zero() {
+            extra.push(format!("jitter: {}", human(def.jitter)));
+        }
+        if !def.initial_delay.is_zero() {
+            extra.push(format!("initial_delay: {}", human(def.initial_delay)));
+        }
+        let extra = if extra.is_empty() { String::new() } else { format!(", {}", extra.join(", ")) };
+        let runs = def.schedule.upcoming(now, NEXT_RUNS);
+        match &def.schedule {
+            crate::schedule::Schedule::Every(d) => {
+                let _ = writeln!(out, "  {name}: every: {}{extra}", human(*d));
+                let _ = writeln!(out, "    runs every {} after deploy; from now that would be:", human(*d));
+            }
+            crate::schedule::Schedule::Cron { expr, .. } => {
+                let _ = writeln!(out, "  {name}: cron: \"{expr}\"{extra}");
+            }
+        }
+        for t in &runs {
+            let _ = writeln!(out, "    {}", when(t));
+        }
+        if runs.len() < NEXT_RUNS {
+            let _ = writeln!(out, "    (no further runs)");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    #[test]
+    fn schedule_listing_shows_expression_extras_and_next_times() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("checklist.md"), "- [ ] Ask the PM\n").unwrap();
+        let yaml = "checklist: checklist.md\nprobes:\n  \
+            a: { http: { url: \"http://x\" }, every: 30s, jitter: 0s }\n  \
+            b: { http: { url: \"http://x\" }, cron: \"0 9 * * mon-fri\", jitter: 2s, initial_delay: 10m }\n  \
+            c: { http: { url: \"http://x\" }, cron: \"0 0 0 1 1 * 2099\" }\n";
+        let path = dir.path().join("c.yaml");
+        let cfg = crate::config::load_str(&path, yaml, &|_| None).unwrap().config;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 8, 0, 0).unwrap(); // a Friday
+        let want = "
+Schedules (UTC; next 3 fire times after Fri 2026-12-04 08:00:00 UTC, before jitter):
+  a: every: 30s
+    runs every 30s after deploy; from now that would be:
+    Fri 2026-12-04 08:00:30 UTC
+    Fri 2026-12-04 08:01:00 UTC
+    Fri 2026-12-04 08:01:30 UTC
+  b: cron: \"0 9 * * mon-fri\", jitter: 2s, initial_delay: 10m
+    Fri 2026-12-04 09:00:00 UTC
+    Mon 2026-12-07 09:00:00 UTC
+    Tue 2026-12-08 09:00:00 UTC
+  c: cron: \"0 0 0 1 1 * 2099\", jitter: 5s
+    Thu 2099-01-01 00:00:00 UTC
+    (no further runs)
+";
+        assert_eq!(super::schedule_listing(&cfg, now), want);
     }
 }
