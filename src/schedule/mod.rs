@@ -1,4 +1,4 @@
-//! Probe schedules: `every: 30s` or `cron: "0 9 * * 1-5"` (classic crontab, see [`crontab`];
+//! Probe schedules: `every: 30s` or `cron: "0 9 * * 1-5"` (classic crontab, see `crontab.rs`;
 //! six or seven fields add seconds and a year), plus jitter. Pure computations in UTC; the engine
 //! sleeps with tokio time.
 
