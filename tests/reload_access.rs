@@ -137,3 +137,45 @@ async fn reload_swaps_valid_configs_and_keeps_the_old_one_on_errors() {
     let status = d.terminate(Duration::from_secs(10));
     assert!(status.success(), "clean exit after reloads: {status:?}");
 }
+
+/// `shipwatch check-config` on `server:` written as `server`: exit status and stderr.
+fn check_config(fx: &Fixture, server: &str) -> (bool, String) {
+    let yaml = format!("server: {server}\nstorage: {{ sqlite: ./shipwatch.db }}\nchecklist: checklist.md\n");
+    std::fs::write(&fx.config, yaml).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&fx.config)
+        .env_remove("SHIPWATCH_API_TOKEN")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_beyond_loopback_without_a_token_is_warned_about() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(DAEMON_YAML, target.port);
+    let needle = "accepts connections from other hosts";
+    for open in
+        ["{ listen: 0.0.0.0:9797 }", "{ listen: \"[::]:9797\" }", "{ listen: \"myhost:9797\", api_token: \"\" }"]
+    {
+        let (ok, err) = check_config(&fx, open);
+        assert!(ok, "a warning, not an error: {err}");
+        assert!(err.contains("warning:") && err.contains(needle), "{open}: {err}");
+        assert!(err.contains("shipwatch.yaml:1:"), "{open}: the warning points at server.listen: {err}");
+    }
+    for guarded in [
+        "{ listen: 0.0.0.0:9797, api_token: t }",
+        "{ listen: 0.0.0.0:9797, read_token: t }",
+        "{ listen: 127.0.0.1:9797 }",
+        "{ listen: \"[::1]:9797\" }",
+        "{ listen: localhost:9797 }",
+    ] {
+        let (ok, err) = check_config(&fx, guarded);
+        assert!(ok && !err.contains(needle), "{guarded}: {err}");
+    }
+    // `run` logs the same warning.
+    check_config(&fx, "{ listen: 0.0.0.0:9797 }");
+    let d = Daemon::start(&fx);
+    assert!(d.stderr().contains(needle), "run logs the warning:\n{}", d.stderr());
+}
