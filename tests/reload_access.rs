@@ -138,6 +138,42 @@ async fn reload_swaps_valid_configs_and_keeps_the_old_one_on_errors() {
     assert!(status.success(), "clean exit after reloads: {status:?}");
 }
 
+/// A read token and no API token.
+const READ_ONLY_YAML: &str = r#"
+server: { listen: 127.0.0.1:0, read_token: "${R_TOKEN}" }
+storage: { sqlite: ./shipwatch.db }
+checklist: checklist.md
+window: { min: 60s, max: 120s }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_token_alone_guards_writes_too() {
+    const READER: &str = "only-read-token-2468";
+    let target = FakeTarget::start();
+    let fx = Fixture::new(READ_ONLY_YAML, target.port);
+    let d = Daemon::start_with_env(&fx, &[("R_TOKEN", READER)]);
+    let create = r#"{"service":"api","version":"1.0","planned":true}"#;
+    let (code, body) = d.post_raw("/api/v1/releases", create, None).await;
+    assert_error(&(code, body), 401, "token", "create without a token");
+    let (code, body) = d.post_raw("/api/v1/releases", create, Some("wrong")).await;
+    assert_error(&(code, body), 401, "token", "create with a wrong token");
+    let (code, rel) = d.post_raw("/api/v1/releases", create, Some(READER)).await;
+    assert_eq!(code, 201, "create with the read token: {rel}");
+    let id = rel["id"].as_str().unwrap();
+    let tick = (format!("/api/v1/releases/{id}/items/{ROLLBACK_DOC}/tick"), r#"{"by":"dave"}"#);
+    let waive = (format!("/api/v1/releases/{id}/items/{SMOKE}/waive"), r#"{"by":"dave","reason":"r"}"#);
+    let deploy = (format!("/api/v1/releases/{id}/deploy"), "");
+    let reload = ("/-/reload".to_string(), "");
+    for (path, body) in [tick, waive, deploy, reload] {
+        let (code, got) = d.post_raw(&path, body, None).await;
+        assert_error(&(code, got), 401, "token", &format!("POST {path} without a token"));
+        let (code, got) = d.post_raw(&path, body, Some(READER)).await;
+        assert_eq!(code, 200, "POST {path} with the read token: {got}");
+    }
+    let (code, _) = get_with(&d, "/api/v1/releases", None).await;
+    assert_eq!(code, 401, "reading still needs the token");
+}
+
 /// `shipwatch check-config` on `server:` written as `server`: exit status and stderr.
 fn check_config(fx: &Fixture, server: &str) -> (bool, String) {
     let yaml = format!("server: {server}\nstorage: {{ sqlite: ./shipwatch.db }}\nchecklist: checklist.md\n");

@@ -1,6 +1,10 @@
 //! The HTTP API (axum): releases, items, results, the ticked checklist, and the Prometheus-style
 //! `/-/healthy` and `/-/ready`. Handlers only translate HTTP to engine calls and back; errors
 //! are JSON `{"error": "..."}` with 400/401/404/409/422.
+//!
+//! Access: reading needs the read token (or the API token) when `server.read_token` is set;
+//! writing needs the API token when `server.api_token` is set, and otherwise the read token when
+//! only that is set, so writes are never less protected than reads.
 
 pub(crate) mod handlers;
 pub mod openapi;
@@ -24,7 +28,7 @@ pub struct AppState {
     pub engine: Engine,
     /// Needed for mutating calls, when set.
     pub token: Option<String>,
-    /// Needed (or `token`) for reading, when set.
+    /// Needed (or `token`) for reading, when set; and for mutating calls when `token` is not.
     pub read_token: Option<String>,
     /// The config file `POST /-/reload` re-reads.
     pub config_path: Option<std::path::PathBuf>,
@@ -82,11 +86,19 @@ fn unauthorized(msg: &str) -> Response {
     r
 }
 
+/// Writing needs the API token; with only a read token configured, the read token (a reader must
+/// not get less protection for writes than for reads).
 async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
-    if let Some(want) = &st.token {
+    if let Some(want) = st.token.as_ref().or(st.read_token.as_ref()) {
         match presented(&headers) {
             None => return unauthorized("missing Authorization: Bearer <token>"),
-            Some(t) if !same(t.as_bytes(), want.as_bytes()) => return unauthorized("wrong API token"),
+            Some(t) if !same(t.as_bytes(), want.as_bytes()) => {
+                return unauthorized(if st.token.is_some() {
+                    "wrong API token"
+                } else {
+                    "wrong token (with only server.read_token set, writes need the read token)"
+                });
+            }
             Some(_) => {}
         }
     }

@@ -70,11 +70,12 @@ fn op(id: &str, tag: &str, summary: &str, codes: Vec<(&str, Value)>, extra: Valu
     o
 }
 
-/// A mutating operation: the API token (bearer, or basic auth with the token as password), and
-/// a 401 without it.
+/// A mutating operation: the API token (bearer, or basic auth with the token as password; the
+/// read token when only that is configured), and a 401 without it.
 fn mutating(mut o: Value) -> Value {
     o["security"] = json!([{ "bearerAuth": [] }, { "basicAuth": [] }]);
-    o["responses"]["401"] = err("Missing or wrong `Authorization: Bearer <api_token>` (when a token is configured).");
+    o["responses"]["401"] = err("Missing or wrong `Authorization: Bearer <token>`: the API token, or the read token \
+        when only `server.read_token` is configured (writes are never less protected than reads).");
     o
 }
 
@@ -309,8 +310,8 @@ pub fn document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Verifies production releases from a team's Markdown checklist. Errors are JSON \
                 `{\"error\": \"...\"}`. Mutating calls need `Authorization: Bearer <api_token>` when the \
-                daemon has a token configured; reading calls need the read token (or the API token) when \
-                `server.read_token` is set. Either token may also be sent as the password of HTTP basic auth.",
+                daemon has a token configured, and the read token when only `server.read_token` is set; reading \
+                calls need the read token (or the API token) when `server.read_token` is set. Either token may also be sent as the password of HTTP basic auth.",
         },
         "tags": [
             { "name": "releases" }, { "name": "items" }, { "name": "notifications" },
