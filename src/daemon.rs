@@ -63,6 +63,7 @@ impl Daemon {
             engine: engine.clone(),
             token: config.server.api_token.clone().filter(|t| !t.is_empty()),
             read_token: config.server.read_token.clone().filter(|t| !t.is_empty()),
+            limits: api::Limits::from_config(&config.server),
             config_path: Some(config.file.clone()),
             pages: Default::default(),
         };

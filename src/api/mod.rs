@@ -4,12 +4,15 @@
 //!
 //! Access: reading needs the read token (or the API token) when `server.read_token` is set;
 //! writing needs the API token when `server.api_token` is set, and otherwise the read token when
-//! only that is set, so writes are never less protected than reads.
+//! only that is set, so writes are never less protected than reads. The listener (header-read
+//! timeout, connection cap): `listen.rs`.
 
+mod fds;
+mod guard;
 pub(crate) mod handlers;
+mod listen;
 pub mod openapi;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,6 +22,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+
+pub use guard::Limits;
 
 use crate::engine::{Engine, EngineError};
 
@@ -30,6 +35,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// Needed (or `token`) for reading, when set; and for mutating calls when `token` is not.
     pub read_token: Option<String>,
+    /// Request timeout and connection limits from `server:`.
+    pub limits: Limits,
     /// The config file `POST /-/reload` re-reads.
     pub config_path: Option<std::path::PathBuf>,
     /// Rendered status page, reused while unchanged.
@@ -154,13 +161,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown` completes.
+/// Serve until `shutdown` completes (see `listen.rs`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(addr = ?addr, "API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits;
+    listen::serve(listener, router(state), limits, shutdown).await
 }

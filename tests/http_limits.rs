@@ -1,0 +1,162 @@
+//! The HTTP layer under abuse, against the real daemon: thousands of idle connections do not
+//! starve `/-/healthy` or the probes (defect 6); a connection that sends no request head is
+//! closed after `server.header_read_timeout`.
+
+mod common;
+
+use std::io::{ErrorKind, Read};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::raw::until_closed;
+use common::*;
+use serde_json::{Value, json};
+
+/// A health probe on the fake target every 200 ms; idle connections may stay 10 minutes.
+const HOLD_YAML: &str = r#"
+server: { listen: 127.0.0.1:0, header_read_timeout: 10m }
+storage: { sqlite: ./shipwatch.db }
+checklist: checklist.md
+window: { min: 1h, max: 2h }
+probes:
+  health:
+    http: { url: "http://127.0.0.1:__PORT__/healthz", expect: { status: [200], body_contains: ok } }
+    every: 200ms
+    jitter: 0s
+items:
+  run-post-deploy-smoke-tests-on-production: { probes: [health] }
+"#;
+
+/// No probes; a short header-read timeout.
+const SHORT_YAML: &str = r#"
+server: { listen: 127.0.0.1:0, header_read_timeout: 1s }
+storage: { sqlite: ./shipwatch.db }
+checklist: checklist.md
+window: { min: 1h, max: 2h }
+"#;
+
+/// A client that opens a new connection for every request (the daemon may close idle ones).
+fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).timeout(Duration::from_secs(10)).build().unwrap()
+}
+
+/// `host:port` of the daemon.
+fn addr(d: &Daemon) -> String {
+    d.url.trim_start_matches("http://").to_string()
+}
+
+/// Raise this process's soft `RLIMIT_NOFILE` to its hard limit; returns the hard limit.
+fn raise_own_nofile() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only access the struct we own, for the duration of the call.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+    lim.rlim_max
+}
+
+/// Whether the peer has closed `s` (a read sees EOF or a reset), without blocking.
+fn closed_by_peer(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 512];
+    let closed = loop {
+        match (&*s).read(&mut b) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break false,
+            Err(_) => break true,
+        }
+    };
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_neither_starve_health_checks_nor_probes() {
+    const IDLE: usize = 5_000;
+    let hard = raise_own_nofile();
+    assert!(hard >= 8_192, "this test needs a hard RLIMIT_NOFILE of at least 8192 (have {hard})");
+    let target = FakeTarget::start();
+    let fx = Fixture::new(HOLD_YAML, target.port);
+    // A soft limit below IDLE, as many service managers start daemons: before the fix the
+    // daemon ran out of descriptors at about 4,090 connections.
+    let d = Daemon::start_with_nofile(&fx, 4_096, hard);
+    let id = d.create(json!({"service": "api", "version": "1.0"})).await["id"].as_str().unwrap().to_string();
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+
+    let to = addr(&d);
+    let idle: Vec<TcpStream> = tokio::task::spawn_blocking(move || {
+        let sock: std::net::SocketAddr = to.parse().unwrap();
+        (0..IDLE)
+            .map(|i| {
+                TcpStream::connect_timeout(&sock, Duration::from_secs(10))
+                    .unwrap_or_else(|e| panic!("idle connection {i} of {IDLE}: {e}"))
+            })
+            .collect()
+    })
+    .await
+    .unwrap();
+
+    let client = fresh_client();
+    let started = Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(10), client.get(format!("{}/-/healthy", d.url)).send()).await;
+    let latency = started.elapsed();
+    println!("/-/healthy answered in {latency:?} with {IDLE} idle connections opened");
+    let health = health.expect("/-/healthy answers within 10s").expect("/-/healthy");
+    assert_eq!(health.status().as_u16(), 200);
+
+    // The probe keeps passing while the connections are held.
+    let results = |client: reqwest::Client, url: String| async move {
+        let r = client.get(url).send().await.map_err(|e| e.to_string())?;
+        r.json::<Vec<Value>>().await.map_err(|e| e.to_string())
+    };
+    let url = format!("{}/api/v1/releases/{id}/results?probe=health&limit=1000", d.url);
+    let before = results(client.clone(), url.clone()).await.expect("results");
+    let newest = before.first().map(|r| r["at"].clone()).unwrap_or_default();
+    let fresh = wait_for("3 new probe results while the connections are held", SOON, || {
+        let (client, url, newest) = (client.clone(), url.clone(), newest.clone());
+        async move {
+            let now = results(client, url).await?;
+            let new: Vec<Value> = now.into_iter().take_while(|r| r["at"] != newest).collect();
+            if new.len() >= 3 { Ok(new) } else { Err(format!("{} new", new.len())) }
+        }
+    })
+    .await;
+    assert!(fresh.iter().all(|r| r["status"] == "pass"), "probe results while held: {fresh:?}");
+
+    // The cap held: the connections idle the longest were closed to admit new ones, the rest
+    // are still open.
+    let closed = idle.iter().filter(|s| closed_by_peer(s)).count();
+    println!("{closed} of {IDLE} idle connections closed by the daemon to stay at max_connections");
+    assert!(closed >= IDLE - 4_096, "at most 4096 connections stay open, yet only {closed} were closed");
+    assert!(IDLE - closed >= 3_500, "most idle connections are still held ({} open)", IDLE - closed);
+    let log = d.stderr();
+    assert!(log.contains("raised_from=4096") && log.contains("max_connections=4096"), "the choice is logged:\n{log}");
+    drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_without_a_request_head_is_closed_after_the_header_read_timeout() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(SHORT_YAML, target.port);
+    let d = Daemon::start(&fx);
+    let to = addr(&d);
+    let cases: [(&str, &[u8]); 3] = [
+        ("nothing", b""),
+        ("half a request head", b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n"),
+        ("a request, then nothing (keep-alive)", b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ];
+    for (what, bytes) in cases {
+        let t = to.clone();
+        let (got, closed) =
+            tokio::task::spawn_blocking(move || until_closed(&t, bytes, Duration::from_secs(30))).await.unwrap();
+        let closed = closed.unwrap_or_else(|| panic!("{what}: the connection was still open after 30s"));
+        println!("{what}: closed after {closed:?} (header_read_timeout 1s)");
+        assert!(closed >= Duration::from_millis(900), "{what}: closed before the timeout ({closed:?})");
+        if what.contains("keep-alive") {
+            assert!(got.starts_with("HTTP/1.1 200"), "{what}: the request was answered first: {got}");
+        }
+    }
+}
