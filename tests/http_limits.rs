@@ -1,6 +1,7 @@
 //! The HTTP layer under abuse, against the real daemon: thousands of idle connections do not
 //! starve `/-/healthy` or the probes (defect 6); a connection that sends no request head is
-//! closed after `server.header_read_timeout`.
+//! closed after `server.header_read_timeout`; a write slower than `server.request_timeout` is
+//! answered with its commit, never 503 (defect 10).
 
 mod common;
 
@@ -27,9 +28,9 @@ items:
   run-post-deploy-smoke-tests-on-production: { probes: [health] }
 "#;
 
-/// No probes; a short header-read timeout.
+/// No probes; short header-read and request timeouts.
 const SHORT_YAML: &str = r#"
-server: { listen: 127.0.0.1:0, header_read_timeout: 1s }
+server: { listen: 127.0.0.1:0, header_read_timeout: 1s, request_timeout: 300ms }
 storage: { sqlite: ./shipwatch.db }
 checklist: checklist.md
 window: { min: 1h, max: 2h }
@@ -159,4 +160,42 @@ async fn a_connection_without_a_request_head_is_closed_after_the_header_read_tim
             assert!(got.starts_with("HTTP/1.1 200"), "{what}: the request was answered first: {got}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_slower_than_the_request_timeout_is_answered_with_its_commit() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(SHORT_YAML, target.port);
+    let d = Daemon::start(&fx);
+    // Hold SQLite's write lock: the daemon's next write waits for it (busy timeout 5 s).
+    let db = rusqlite::Connection::open(fx.path().join("shipwatch.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let locked = Instant::now();
+    let (url, client) = (d.url.clone(), fresh_client());
+    let create = tokio::spawn(async move {
+        let r = client
+            .post(format!("{url}/api/v1/releases"))
+            .header("content-type", "application/json")
+            .body(json!({"service": "slow", "version": "1.0"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    // Meanwhile a read that needs the store is cut off after request_timeout, with JSON.
+    let cut = wait_for("a read cut off by request_timeout", SOON, || async {
+        let (code, body) = d.get("/api/v1/outbox").await;
+        if code == 503 { Ok(body) } else { Err(format!("{code} {body}")) }
+    })
+    .await;
+    let err: Value = serde_json::from_str(&cut).unwrap_or_else(|e| panic!("503 is not JSON ({e}): {cut}"));
+    assert!(err["error"].as_str().is_some_and(|m| m.contains("request_timeout")), "{err}");
+    // Keep the write waiting well past request_timeout (300 ms), then let it commit.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    db.execute_batch("ROLLBACK").unwrap();
+    let (code, body) = create.await.unwrap();
+    assert!(locked.elapsed() > Duration::from_millis(1_000));
+    assert_eq!(code, 201, "the write waited for its commit instead of a 503: {body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(d.release(&id).await["service"], "slow", "the answered release exists");
 }

@@ -4,16 +4,14 @@
 //!
 //! Access: reading needs the read token (or the API token) when `server.read_token` is set;
 //! writing needs the API token when `server.api_token` is set, and otherwise the read token when
-//! only that is set, so writes are never less protected than reads. The listener (header-read
-//! timeout, connection cap): `listen.rs`.
+//! only that is set, so writes are never less protected than reads. Reads are cut off after
+//! `server.request_timeout`, writes never (`guard.rs`). The listener: `listen.rs`.
 
 mod fds;
 mod guard;
 pub(crate) mod handlers;
 mod listen;
 pub mod openapi;
-
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -146,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/releases/{id}", get(crate::web::release))
         .route("/metrics", get(crate::metrics::handler))
         .route("/api/v1/openapi.json", get(openapi::spec))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::read_deadline))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
     Router::new()
         .route("/-/healthy", get(|| async { "shipwatch is healthy\n" }))
@@ -154,10 +153,6 @@ pub fn router(state: AppState) -> Router {
         .merge(mutating)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/releases".into()) })
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
         .with_state(state)
 }
 

@@ -79,11 +79,33 @@ fn mutating(mut o: Value) -> Value {
     o
 }
 
-/// A reading operation: open unless `server.read_token` is set, then the read or the API token.
+/// A reading operation: open unless `server.read_token` is set, then the read or the API token;
+/// answered 503 when it takes longer than `server.request_timeout`.
 fn reading(mut o: Value) -> Value {
     o["security"] = json!([{}, { "bearerAuth": [] }, { "basicAuth": [] }]);
     o["responses"]["401"] = err("A read token is configured and none (or a wrong one) was presented.");
+    add(&mut o, "503", err("It took longer than `server.request_timeout` (default 30s); try again."));
     o
+}
+
+/// Add response `code` to operation `o`, merging description and content types into one it
+/// already has.
+fn add(o: &mut Value, code: &str, resp: Value) {
+    let have = &mut o["responses"][code];
+    if have.is_null() {
+        *have = resp;
+        return;
+    }
+    let (was, more) = (have["description"].as_str().unwrap_or(""), resp["description"].as_str().unwrap_or(""));
+    have["description"] = json!(format!("{was} Or: {more}"));
+    if let Some(more) = resp["content"].as_object() {
+        if !have["content"].is_object() {
+            have["content"] = json!({});
+        }
+        for (media, v) in more {
+            have["content"][media] = v.clone();
+        }
+    }
 }
 
 /// Every operation without an explicit `security` is a reading one (see the router in `mod.rs`:
