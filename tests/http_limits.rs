@@ -1,7 +1,8 @@
 //! The HTTP layer under abuse, against the real daemon: thousands of idle connections do not
 //! starve `/-/healthy` or the probes (defect 6); a connection that sends no request head is
 //! closed after `server.header_read_timeout`; a write slower than `server.request_timeout` is
-//! answered with its commit, never 503 (defect 10).
+//! answered with its commit, never 503 (defect 10); oversized and malformed requests, writes
+//! without JSON, and every answer's security headers (defect 15), checked on the raw wire.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::raw::until_closed;
+use common::raw::{json_error, raw, until_closed};
 use common::*;
 use serde_json::{Value, json};
 
@@ -198,4 +199,139 @@ async fn a_write_slower_than_the_request_timeout_is_answered_with_its_commit() {
     assert_eq!(code, 201, "the write waited for its commit instead of a 503: {body}");
     let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
     assert_eq!(d.release(&id).await["service"], "slow", "the answered release exists");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_malformed_and_non_json_requests_get_json_errors() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(SHORT_YAML, target.port);
+    let d = Daemon::start(&fx);
+    let to = addr(&d);
+    let get =
+        |target: &str, extra: &str| format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n");
+    let post = |path: &str, ctype: Option<&str>, body: &str| {
+        let ct = ctype.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let big = format!("X-Big: {}\r\n", "b".repeat(20_000));
+    let release = r#"{"service":"raw","version":"1"}"#;
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("garbage request line", "NOT HTTP AT ALL\r\n\r\n".into(), 400, "malformed"),
+        ("bad header syntax", "GET / HTTP/1.1\r\nHost x\r\n\r\n".into(), 400, "malformed"),
+        ("undecodable path", get("/api/v1/releases/%FF", ""), 400, "UTF-8"),
+        ("9 KiB URI", get(&format!("/api/v1/releases?x={}", "a".repeat(9 * 1024)), ""), 414, "URI too long"),
+        ("20 KiB header", get("/-/healthy", &big), 431, "too large"),
+        ("150 headers", get("/-/healthy", &many), 431, "too large"),
+        ("70 kB body", post("/api/v1/releases", Some("application/json"), &"x".repeat(70_000)), 413, "at most"),
+        ("create without Content-Type", post("/api/v1/releases", None, release), 415, "Content-Type: application/json"),
+        ("create as text/plain", post("/api/v1/releases", Some("text/plain"), release), 415, "Content-Type"),
+        (
+            "deploy as a form",
+            post("/api/v1/releases/x/deploy", Some("application/x-www-form-urlencoded"), ""),
+            415,
+            "no body",
+        ),
+        (
+            "wrong method",
+            "DELETE /api/v1/releases HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+            405,
+            "not allowed",
+        ),
+    ];
+    for (what, request, want, needle) in cases {
+        let t = to.clone();
+        let got = tokio::task::spawn_blocking(move || raw(&t, request.as_bytes())).await.unwrap();
+        json_error(what, &got, want, needle);
+    }
+    // A body that does not arrive within request_timeout: refused before anything changes.
+    let t = to.clone();
+    let partial = "POST /api/v1/releases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"se";
+    let got = tokio::task::spawn_blocking(move || raw(&t, partial.as_bytes())).await.unwrap();
+    json_error("a body that never completes", &got, 408, "nothing was changed");
+    assert_eq!(d.get_json("/api/v1/releases").await, json!([]), "no request above created a release");
+    // Writes without a body take none: deploy and reload without a Content-Type are accepted.
+    let id =
+        d.create(json!({"service": "raw", "version": "2", "planned": true})).await["id"].as_str().unwrap().to_string();
+    for path in [format!("/api/v1/releases/{id}/deploy"), "/-/reload".to_string()] {
+        let t = to.clone();
+        let (status, head, body) = tokio::task::spawn_blocking({
+            let request = post(&path, None, "");
+            move || raw(&t, request.as_bytes())
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "POST {path} without a body or Content-Type: {head}\n{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_says_nosniff_and_pages_carry_a_policy_that_fits_them() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(SHORT_YAML, target.port);
+    let d = Daemon::start(&fx);
+    let id = d.create(json!({"service": "page", "version": "1"})).await["id"].as_str().unwrap().to_string();
+    for (path, html) in [
+        ("/".to_string(), true),
+        (format!("/releases/{id}"), true),
+        ("/releases/nope".to_string(), true),
+        ("/api/v1/releases".to_string(), false),
+        ("/nope".to_string(), false),
+        ("/metrics".to_string(), false),
+        ("/-/healthy".to_string(), false),
+        ("/-/ready".to_string(), false),
+    ] {
+        let r = d.client.get(format!("{}{path}", d.url)).send().await.unwrap();
+        let h = r.headers();
+        let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(get("x-frame-options"), "DENY", "{path}");
+        let csp = get("content-security-policy");
+        assert_eq!(csp.contains("default-src 'none'"), html, "{path}: {csp:?}");
+    }
+    // The policy fits the pages: a real browser reports no violation while rendering them.
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|n| std::env::split_paths(&path_var).map(move |d| d.join(n)))
+        .find(|p| p.is_file())
+    else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "chromium is required under CI");
+        eprintln!("chromium not installed: the page policy is not checked in a browser");
+        return;
+    };
+    for path in ["/".to_string(), format!("/releases/{id}")] {
+        let profile = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(&chromium);
+        cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            .args(["--no-proxy-server", "--enable-logging=stderr", "--v=0", "--dump-dom"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("{}{path}", d.url))
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(90), cmd.output()).await.expect("chromium in 90s").unwrap();
+        let (dom, log) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(dom.contains("</html>") && dom.contains("shipwatch"), "{path}: no page rendered: {log}");
+        assert!(!log.contains("Content Security Policy"), "{path}: the page breaks its own policy:\n{log}");
+    }
+}
+
+#[test]
+fn server_limits_are_validated_with_their_position() {
+    let fx = Fixture::new(SHORT_YAML, 1);
+    for (server, want) in [
+        ("{ max_connections: 0 }", "server.max_connections: must be at least 1"),
+        ("{ request_timeout: 0s }", "server.request_timeout: must be longer than 0s"),
+        ("{ header_read_timeout: 10 }", "server.header_read_timeout: duration 10 has no unit"),
+    ] {
+        let yaml = format!("server: {server}\nstorage: {{ sqlite: ./shipwatch.db }}\nchecklist: checklist.md\n");
+        std::fs::write(&fx.config, yaml).unwrap();
+        let out = std::process::Command::new(BIN).args(["check-config", "--config"]).arg(&fx.config).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{server} is refused: {err}");
+        assert!(err.contains("shipwatch.yaml:1:") && err.contains(want), "{server}: {err}");
+    }
 }

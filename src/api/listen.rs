@@ -36,6 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use super::fds::connection_cap;
 use super::guard::{Limits, MAX_HEAD, MAX_HEADERS};
+use super::wire::Wire;
 
 /// How long busy connections may take to finish after shutdown begins.
 pub const DRAIN: Duration = Duration::from_secs(5);
@@ -148,6 +149,7 @@ fn http(limits: &Limits) -> http1::Builder {
         .max_header_size(MAX_HEAD)
         .max_headers(MAX_HEADERS)
         .max_buf_size(64 * 1024)
+        .writev(false)
         .keep_alive(true);
     b
 }
@@ -274,7 +276,7 @@ impl Conn {
                 }))
             }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), svc);
+        let conn = http.serve_connection(TokioIo::new(Wire::new(stream)), svc);
         tokio::pin!(conn);
         tokio::select! {
             biased;

@@ -1,17 +1,18 @@
 //! The HTTP API (axum): releases, items, results, the ticked checklist, and the Prometheus-style
 //! `/-/healthy` and `/-/ready`. Handlers only translate HTTP to engine calls and back; errors
-//! are JSON `{"error": "..."}` with 400/401/404/409/422.
+//! are JSON `{"error": "..."}` (400/401/404/408/409/413/414/415/422/431/503), whoever answers.
 //!
 //! Access: reading needs the read token (or the API token) when `server.read_token` is set;
 //! writing needs the API token when `server.api_token` is set, and otherwise the read token when
-//! only that is set, so writes are never less protected than reads. Reads are cut off after
-//! `server.request_timeout`, writes never (`guard.rs`). The listener: `listen.rs`.
+//! only that is set, so writes are never less protected than reads. Limits, content types and
+//! security headers: `guard.rs`; the listener: `listen.rs`.
 
 mod fds;
 mod guard;
 pub(crate) mod handlers;
 mod listen;
 pub mod openapi;
+mod wire;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use guard::Limits;
+use guard::{MAX_BODY, MAX_HEAD, MAX_HEADERS, MAX_URI, PAGE_CSP};
 
 use crate::engine::{Engine, EngineError};
 
@@ -125,12 +127,16 @@ async fn require_read(State(st): State<AppState>, headers: HeaderMap, req: Reque
 
 /// Build the router.
 pub fn router(state: AppState) -> Router {
-    let mutating = Router::new()
+    let with_body = Router::new()
         .route("/api/v1/releases", post(handlers::create))
-        .route("/api/v1/releases/{id}/deploy", post(handlers::deploy))
         .route("/api/v1/releases/{id}/items/{item}/tick", post(handlers::tick))
         .route("/api/v1/releases/{id}/items/{item}/waive", post(handlers::waive))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::json_body))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let without_body = Router::new()
+        .route("/api/v1/releases/{id}/deploy", post(handlers::deploy))
         .route("/-/reload", post(handlers::reload))
+        .route_layer(middleware::from_fn(guard::no_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let reading = Router::new()
         .route("/api/v1/releases", get(handlers::list))
@@ -150,9 +156,13 @@ pub fn router(state: AppState) -> Router {
         .route("/-/healthy", get(|| async { "shipwatch is healthy\n" }))
         .route("/-/ready", get(handlers::ready))
         .merge(reading)
-        .merge(mutating)
+        .merge(with_body)
+        .merge(without_body)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/releases".into()) })
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(guard::uri_limit))
+        .layer(middleware::from_fn(guard::json_errors))
+        .layer(middleware::from_fn(guard::security_headers))
         .with_state(state)
 }
 
