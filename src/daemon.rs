@@ -44,6 +44,14 @@ impl Daemon {
         let store = tokio::task::block_in_place(|| SqliteStore::open(&path))?;
         tracing::info!(db = %path.display(), "store open");
         let engine = tokio::task::block_in_place(|| Engine::start(config.clone(), Arc::new(store)))?;
+        // `server.listen` open to other hosts without a token is a config warning; an override
+        // on the command line is checked here.
+        if let Some(addr) = &listen {
+            let server = crate::config::Server { listen: addr.clone(), ..config.server.clone() };
+            if let Some(w) = server.unguarded_remote() {
+                tracing::warn!("--listen: {w}");
+            }
+        }
         let addr = listen.unwrap_or_else(|| config.server.listen.clone());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -55,6 +63,7 @@ impl Daemon {
             engine: engine.clone(),
             token: config.server.api_token.clone().filter(|t| !t.is_empty()),
             read_token: config.server.read_token.clone().filter(|t| !t.is_empty()),
+            limits: api::Limits::from_config(&config.server),
             config_path: Some(config.file.clone()),
             pages: Default::default(),
         };

@@ -2,7 +2,9 @@
 //! every documented path and method is routed (no 404/405 from the router, with real ids) and
 //! answers one of its documented status codes with a documented content type; and every route
 //! in `src/api/mod.rs` (parsed from the source, plus a hard-coded list in case the parsing
-//! misses some) is in the document, so a route added without documentation fails here.
+//! misses some) is in the document, so a route added without documentation fails here. The
+//! limits every call has (oversized, malformed and non-JSON requests) are documented per call
+//! and answered live with JSON errors.
 
 mod common;
 
@@ -92,7 +94,9 @@ fn check_refs(doc: &Value, v: &Value) {
 }
 
 /// Shape checks: version, info, unique operation ids, declared path parameters, the API token
-/// required (not optional) on every mutating call, and a 401 wherever a token may be needed.
+/// required (not optional) on every mutating call, a 401 wherever a token may be needed, and the
+/// JSON errors of the limits every call has (400/414/431; 415 and, with a body, 408/413 on
+/// writes; the 503 of `server.request_timeout` on reads).
 fn check_shape(doc: &Value) {
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")), "openapi 3.1.x: {}", doc["openapi"]);
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "{}", doc["info"]);
@@ -125,6 +129,20 @@ fn check_shape(doc: &Value) {
                 assert!(!security.contains(&json!({})), "{what}: the token is not optional");
             }
             assert_eq!(!security.is_empty(), op["responses"]["401"].is_object(), "{what}: security vs 401");
+            let mut limits = vec!["400", "414", "431"];
+            if *m == "post" {
+                limits.extend(["415", "503"]);
+                if op["requestBody"].is_object() {
+                    limits.extend(["408", "413"]);
+                }
+            }
+            if security.contains(&json!({})) {
+                limits.push("503");
+            }
+            for code in limits {
+                let json = &op["responses"][code]["content"]["application/json"]["schema"];
+                assert_eq!(json, &json!({"$ref": "#/components/schemas/Error"}), "{what}: no JSON {code} documented");
+            }
         }
     }
 }
@@ -177,7 +195,7 @@ async fn the_document_is_openapi_3_1_and_matches_the_live_routes_both_ways() {
 
 /// Send the documented call `method path` to `d` (path parameters replaced by release `id` and
 /// a manual item; query parameters at their defaults; the documented example body), with an
-/// optional bearer token: status, content type and body.
+/// optional bearer token: status, content type and body. Every answer must say `nosniff`.
 async fn send(
     d: &Daemon,
     doc: &Value,
@@ -213,7 +231,9 @@ async fn send(
     }
     let resp = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
     let status = resp.status().as_u16();
-    let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let ctype = header("content-type");
+    assert_eq!(header("x-content-type-options"), "nosniff", "{what} answered {status} without nosniff");
     (status, ctype, resp.text().await.unwrap())
 }
 
@@ -240,6 +260,50 @@ async fn the_documented_security_matches_the_tokens_the_daemon_asks_for() {
         let (reader, _, text) = send(&d, &doc, &method, &path, &id, Some(READER)).await;
         let readable = security.is_empty() || security.contains(&json!({}));
         assert_eq!(reader != 401, readable, "{what} with the read token answered {reader}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_documented_call_answers_the_documented_limits_with_json() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(DAEMON_YAML, target.port);
+    let d = Daemon::start(&fx);
+    let id = d.create(json!({"service": "checkout", "version": "2.0.1"})).await["id"].as_str().unwrap().to_string();
+    let doc = d.get_json("/api/v1/openapi.json").await;
+    let to = d.url.trim_start_matches("http://").to_string();
+    for (method, path) in documented(&doc) {
+        let op = &doc["paths"][&path][&method];
+        let target = path.replace("{id}", &id).replace("{item}", ROLLBACK_DOC);
+        let m = method.to_uppercase();
+        let request = |target: &str, extra: &str, body: &str| {
+            format!(
+                "{m} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let json = "Content-Type: application/json\r\n";
+        let mut cases = vec![
+            ("414", request(&format!("{target}?pad={}", "p".repeat(9 * 1024)), json, "")),
+            ("431", request(&target, &format!("{json}X-Pad: {}\r\n", "p".repeat(20 * 1024)), "")),
+            ("400", request(&target, &format!("{json}Not A Header\r\n"), "")),
+        ];
+        if method == "post" && op["requestBody"].is_object() {
+            cases.push(("415", request(&target, "", "{}")));
+            cases.push(("413", request(&target, json, &"x".repeat(70_000))));
+        } else if method == "post" {
+            cases.push(("415", request(&target, "Content-Type: application/x-www-form-urlencoded\r\n", "")));
+        }
+        for (code, req) in cases {
+            let what = format!("{m} {path} ({code})");
+            let got = tokio::task::spawn_blocking({
+                let to = to.clone();
+                move || common::raw::raw(&to, req.as_bytes())
+            })
+            .await
+            .unwrap();
+            common::raw::json_error(&what, &got, code.parse().unwrap(), "");
+            assert!(op["responses"][code]["content"]["application/json"].is_object(), "{what}: not documented");
+        }
     }
 }
 

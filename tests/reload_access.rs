@@ -137,3 +137,81 @@ async fn reload_swaps_valid_configs_and_keeps_the_old_one_on_errors() {
     let status = d.terminate(Duration::from_secs(10));
     assert!(status.success(), "clean exit after reloads: {status:?}");
 }
+
+/// A read token and no API token.
+const READ_ONLY_YAML: &str = r#"
+server: { listen: 127.0.0.1:0, read_token: "${R_TOKEN}" }
+storage: { sqlite: ./shipwatch.db }
+checklist: checklist.md
+window: { min: 60s, max: 120s }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_token_alone_guards_writes_too() {
+    const READER: &str = "only-read-token-2468";
+    let target = FakeTarget::start();
+    let fx = Fixture::new(READ_ONLY_YAML, target.port);
+    let d = Daemon::start_with_env(&fx, &[("R_TOKEN", READER)]);
+    let create = r#"{"service":"api","version":"1.0","planned":true}"#;
+    let (code, body) = d.post_raw("/api/v1/releases", create, None).await;
+    assert_error(&(code, body), 401, "token", "create without a token");
+    let (code, body) = d.post_raw("/api/v1/releases", create, Some("wrong")).await;
+    assert_error(&(code, body), 401, "token", "create with a wrong token");
+    let (code, rel) = d.post_raw("/api/v1/releases", create, Some(READER)).await;
+    assert_eq!(code, 201, "create with the read token: {rel}");
+    let id = rel["id"].as_str().unwrap();
+    let tick = (format!("/api/v1/releases/{id}/items/{ROLLBACK_DOC}/tick"), r#"{"by":"dave"}"#);
+    let waive = (format!("/api/v1/releases/{id}/items/{SMOKE}/waive"), r#"{"by":"dave","reason":"r"}"#);
+    let deploy = (format!("/api/v1/releases/{id}/deploy"), "");
+    let reload = ("/-/reload".to_string(), "");
+    for (path, body) in [tick, waive, deploy, reload] {
+        let (code, got) = d.post_raw(&path, body, None).await;
+        assert_error(&(code, got), 401, "token", &format!("POST {path} without a token"));
+        let (code, got) = d.post_raw(&path, body, Some(READER)).await;
+        assert_eq!(code, 200, "POST {path} with the read token: {got}");
+    }
+    let (code, _) = get_with(&d, "/api/v1/releases", None).await;
+    assert_eq!(code, 401, "reading still needs the token");
+}
+
+/// `shipwatch check-config` on `server:` written as `server`: exit status and stderr.
+fn check_config(fx: &Fixture, server: &str) -> (bool, String) {
+    let yaml = format!("server: {server}\nstorage: {{ sqlite: ./shipwatch.db }}\nchecklist: checklist.md\n");
+    std::fs::write(&fx.config, yaml).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&fx.config)
+        .env_remove("SHIPWATCH_API_TOKEN")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_beyond_loopback_without_a_token_is_warned_about() {
+    let target = FakeTarget::start();
+    let fx = Fixture::new(DAEMON_YAML, target.port);
+    let needle = "accepts connections from other hosts";
+    for open in
+        ["{ listen: 0.0.0.0:9797 }", "{ listen: \"[::]:9797\" }", "{ listen: \"myhost:9797\", api_token: \"\" }"]
+    {
+        let (ok, err) = check_config(&fx, open);
+        assert!(ok, "a warning, not an error: {err}");
+        assert!(err.contains("warning:") && err.contains(needle), "{open}: {err}");
+        assert!(err.contains("shipwatch.yaml:1:"), "{open}: the warning points at server.listen: {err}");
+    }
+    for guarded in [
+        "{ listen: 0.0.0.0:9797, api_token: t }",
+        "{ listen: 0.0.0.0:9797, read_token: t }",
+        "{ listen: 127.0.0.1:9797 }",
+        "{ listen: \"[::1]:9797\" }",
+        "{ listen: localhost:9797 }",
+    ] {
+        let (ok, err) = check_config(&fx, guarded);
+        assert!(ok && !err.contains(needle), "{guarded}: {err}");
+    }
+    // `run` logs the same warning.
+    check_config(&fx, "{ listen: 0.0.0.0:9797 }");
+    let d = Daemon::start(&fx);
+    assert!(d.stderr().contains(needle), "run logs the warning:\n{}", d.stderr());
+}

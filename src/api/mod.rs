@@ -1,12 +1,18 @@
 //! The HTTP API (axum): releases, items, results, the ticked checklist, and the Prometheus-style
 //! `/-/healthy` and `/-/ready`. Handlers only translate HTTP to engine calls and back; errors
-//! are JSON `{"error": "..."}` with 400/401/404/409/422.
+//! are JSON `{"error": "..."}` (400/401/404/408/409/413/414/415/422/431/503), whoever answers.
+//!
+//! Access: reading needs the read token (or the API token) when `server.read_token` is set;
+//! writing needs the API token when `server.api_token` is set, and otherwise the read token when
+//! only that is set, so writes are never less protected than reads. Limits, content types and
+//! security headers: `guard.rs`; the listener: `listen.rs`.
 
+mod fds;
+mod guard;
 pub(crate) mod handlers;
+mod listen;
 pub mod openapi;
-
-use std::net::SocketAddr;
-use std::time::Duration;
+mod wire;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -16,6 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+pub use guard::Limits;
+use guard::{MAX_BODY, MAX_HEAD, MAX_HEADERS, MAX_URI, PAGE_CSP};
+
 use crate::engine::{Engine, EngineError};
 
 /// Shared handler state.
@@ -24,8 +33,10 @@ pub struct AppState {
     pub engine: Engine,
     /// Needed for mutating calls, when set.
     pub token: Option<String>,
-    /// Needed (or `token`) for reading, when set.
+    /// Needed (or `token`) for reading, when set; and for mutating calls when `token` is not.
     pub read_token: Option<String>,
+    /// Request timeout and connection limits from `server:`.
+    pub limits: Limits,
     /// The config file `POST /-/reload` re-reads.
     pub config_path: Option<std::path::PathBuf>,
     /// Rendered status page, reused while unchanged.
@@ -82,11 +93,19 @@ fn unauthorized(msg: &str) -> Response {
     r
 }
 
+/// Writing needs the API token; with only a read token configured, the read token (a reader must
+/// not get less protection for writes than for reads).
 async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
-    if let Some(want) = &st.token {
+    if let Some(want) = st.token.as_ref().or(st.read_token.as_ref()) {
         match presented(&headers) {
             None => return unauthorized("missing Authorization: Bearer <token>"),
-            Some(t) if !same(t.as_bytes(), want.as_bytes()) => return unauthorized("wrong API token"),
+            Some(t) if !same(t.as_bytes(), want.as_bytes()) => {
+                return unauthorized(if st.token.is_some() {
+                    "wrong API token"
+                } else {
+                    "wrong token (with only server.read_token set, writes need the read token)"
+                });
+            }
             Some(_) => {}
         }
     }
@@ -108,12 +127,16 @@ async fn require_read(State(st): State<AppState>, headers: HeaderMap, req: Reque
 
 /// Build the router.
 pub fn router(state: AppState) -> Router {
-    let mutating = Router::new()
+    let with_body = Router::new()
         .route("/api/v1/releases", post(handlers::create))
-        .route("/api/v1/releases/{id}/deploy", post(handlers::deploy))
         .route("/api/v1/releases/{id}/items/{item}/tick", post(handlers::tick))
         .route("/api/v1/releases/{id}/items/{item}/waive", post(handlers::waive))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::json_body))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let without_body = Router::new()
+        .route("/api/v1/releases/{id}/deploy", post(handlers::deploy))
         .route("/-/reload", post(handlers::reload))
+        .route_layer(middleware::from_fn(guard::no_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let reading = Router::new()
         .route("/api/v1/releases", get(handlers::list))
@@ -127,28 +150,28 @@ pub fn router(state: AppState) -> Router {
         .route("/releases/{id}", get(crate::web::release))
         .route("/metrics", get(crate::metrics::handler))
         .route("/api/v1/openapi.json", get(openapi::spec))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::read_deadline))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
     Router::new()
         .route("/-/healthy", get(|| async { "shipwatch is healthy\n" }))
         .route("/-/ready", get(handlers::ready))
         .merge(reading)
-        .merge(mutating)
+        .merge(with_body)
+        .merge(without_body)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/releases".into()) })
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(guard::uri_limit))
+        .layer(middleware::from_fn(guard::json_errors))
+        .layer(middleware::from_fn(guard::security_headers))
         .with_state(state)
 }
 
-/// Serve until `shutdown` completes.
+/// Serve until `shutdown` completes (see `listen.rs`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(addr = ?addr, "API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits;
+    listen::serve(listener, router(state), limits, shutdown).await
 }

@@ -8,6 +8,8 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::{MAX_BODY, MAX_HEAD, MAX_HEADERS, MAX_URI, PAGE_CSP};
+
 /// `GET /api/v1/openapi.json`.
 pub async fn spec() -> Response {
     Json(document()).into_response()
@@ -70,19 +72,68 @@ fn op(id: &str, tag: &str, summary: &str, codes: Vec<(&str, Value)>, extra: Valu
     o
 }
 
-/// A mutating operation: the API token (bearer, or basic auth with the token as password), and
-/// a 401 without it.
+/// A mutating operation: the API token (bearer, or basic auth with the token as password; the
+/// read token when only that is configured), a 401 without it, and the content-type rules: JSON
+/// bodies (413/408 while the body is read, before anything changes), or no body at all.
 fn mutating(mut o: Value) -> Value {
     o["security"] = json!([{ "bearerAuth": [] }, { "basicAuth": [] }]);
-    o["responses"]["401"] = err("Missing or wrong `Authorization: Bearer <api_token>` (when a token is configured).");
+    o["responses"]["401"] = err("Missing or wrong `Authorization: Bearer <token>`: the API token, or the read token \
+        when only `server.read_token` is configured (writes are never less protected than reads).");
+    o["responses"]["503"] = err("The store is not writable, or the connection was being closed to admit another \
+        before the call started; nothing was changed.");
+    if o["requestBody"].is_null() {
+        o["responses"]["415"] = err("A `Content-Type` other than `application/json` (this call takes no body).");
+    } else {
+        o["responses"]["415"] = err("The body is not sent as `Content-Type: application/json`.");
+        o["responses"]["413"] = err(&format!("The body is larger than {MAX_BODY} bytes."));
+        o["responses"]["408"] = err("The body did not arrive within `server.request_timeout`; nothing was changed.");
+    }
     o
 }
 
-/// A reading operation: open unless `server.read_token` is set, then the read or the API token.
+/// A reading operation: open unless `server.read_token` is set, then the read or the API token;
+/// answered 503 when it takes longer than `server.request_timeout`.
 fn reading(mut o: Value) -> Value {
     o["security"] = json!([{}, { "bearerAuth": [] }, { "basicAuth": [] }]);
     o["responses"]["401"] = err("A read token is configured and none (or a wrong one) was presented.");
+    add(&mut o, "503", err("It took longer than `server.request_timeout` (default 30s); try again."));
     o
+}
+
+/// Add response `code` to operation `o`, merging description and content types into one it
+/// already has.
+fn add(o: &mut Value, code: &str, resp: Value) {
+    let have = &mut o["responses"][code];
+    if have.is_null() {
+        *have = resp;
+        return;
+    }
+    let (was, more) = (have["description"].as_str().unwrap_or(""), resp["description"].as_str().unwrap_or(""));
+    have["description"] = json!(format!("{was} Or: {more}"));
+    if let Some(more) = resp["content"].as_object() {
+        if !have["content"].is_object() {
+            have["content"] = json!({});
+        }
+        for (media, v) in more {
+            have["content"][media] = v.clone();
+        }
+    }
+}
+
+/// The limits every call has, whatever the config; hyper's own answers to them get JSON
+/// bodies too (`wire.rs`).
+fn everywhere(mut paths: Value) -> Value {
+    for item in paths.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+        for (method, o) in item.as_object_mut().into_iter().flatten() {
+            if method != "parameters" {
+                add(o, "400", err("Malformed HTTP request (request line or header syntax)."));
+                add(o, "414", err(&format!("The request target is longer than {MAX_URI} bytes.")));
+                let big = format!("Request line and headers over {MAX_HEAD} bytes, or over {MAX_HEADERS} headers.");
+                add(o, "431", err(&big));
+            }
+        }
+    }
+    paths
 }
 
 /// Every operation without an explicit `security` is a reading one (see the router in `mod.rs`:
@@ -119,13 +170,12 @@ fn paths() -> Value {
         v.extend(more);
         v
     };
-    default_reading(json!({
+    everywhere(default_reading(json!({
         "/api/v1/releases": {
             "get": op("listReleases", "releases", "Every release, newest first (without items).",
                 vec![("200", json_resp("Releases.", array(r("ReleaseView"))))], json!({})),
             "post": mutating(op("createRelease", "releases", "Start watching a release.",
-                with(vec![("201", json_resp("The new release with its items.", r("ReleaseView")))],
-                    with(bad_body(), vec![("503", err("The store is not writable."))])),
+                with(vec![("201", json_resp("The new release with its items.", r("ReleaseView")))], bad_body()),
                 json!({ "requestBody": body("NewRelease",
                     json!({"service": "checkout", "version": "2.0.1", "environment": "staging"})) }))),
         },
@@ -200,7 +250,7 @@ fn paths() -> Value {
                 vec![("200", text_resp("Reloaded.", "text/plain")),
                      ("409", err("This shipwatch was not started from a config file.")),
                      ("422", err("The new config is invalid; the old one keeps running."))], json!({}))) },
-    }))
+    })))
 }
 
 fn schemas() -> Value {
@@ -307,10 +357,22 @@ pub fn document() -> Value {
         "info": {
             "title": "shipwatch",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Verifies production releases from a team's Markdown checklist. Errors are JSON \
-                `{\"error\": \"...\"}`. Mutating calls need `Authorization: Bearer <api_token>` when the \
-                daemon has a token configured; reading calls need the read token (or the API token) when \
-                `server.read_token` is set. Either token may also be sent as the password of HTTP basic auth.",
+            "description": format!("Verifies production releases from a team's Markdown checklist. Errors are JSON \
+                `{{\"error\": \"...\"}}`, including the answers to requests that are too large or malformed. \
+                Mutating calls need `Authorization: Bearer <api_token>` when the daemon has a token configured, \
+                and the read token when only `server.read_token` is set; reading calls need the read token (or \
+                the API token) when `server.read_token` is set. Either token may also be sent as the password \
+                of HTTP basic auth.\n\n\
+                Whatever the config: request line and headers at most {MAX_HEAD} bytes and {MAX_HEADERS} headers \
+                (431), the request target at most {MAX_URI} bytes (414), a body at most {MAX_BODY} bytes (413). \
+                Writes with a body need `Content-Type: application/json` (415); writes without one refuse any \
+                other content type (415). Reading calls are answered 503 after `server.request_timeout` \
+                (default 30s); a write is never cut off once it runs: its answer waits for the commit, and a \
+                body that does not arrive in time is refused (408) before anything changes. A connection that \
+                sends no complete request head within `server.header_read_timeout` (default 10s) is closed; at \
+                `server.max_connections` (default 4096) the connection idle the longest is closed to admit a \
+                new one. Every answer carries `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` \
+                and `X-Frame-Options: DENY`; the HTML pages also `Content-Security-Policy: {PAGE_CSP}`."),
         },
         "tags": [
             { "name": "releases" }, { "name": "items" }, { "name": "notifications" },

@@ -329,7 +329,13 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         rollback,
         redactor,
     };
-    Ok(Loaded { config, warnings: vec![] })
+    let mut warnings = vec![];
+    if let Some(message) = config.server.unguarded_remote() {
+        let pos = cx.idx.value(&p(&["server", "listen"]));
+        let hint = Some("set server.api_token (e.g. \"${SHIPWATCH_API_TOKEN}\") or listen on 127.0.0.1".into());
+        warnings.push(ConfigError { file: path.to_path_buf(), line: pos.line, col: pos.col, message, hint });
+    }
+    Ok(Loaded { config, warnings })
 }
 
 /// Ok when `path` is a regular file (or a link to one). Devices, FIFOs and directories are

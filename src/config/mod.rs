@@ -8,6 +8,7 @@ mod entries;
 mod env;
 pub mod error;
 mod load;
+mod server;
 mod template;
 mod yaml_pos;
 
@@ -26,6 +27,7 @@ use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, load, load_str, load_with_env};
+pub use server::Server;
 
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
@@ -63,33 +65,6 @@ impl Config {
     pub fn automated(&self) -> usize {
         self.items.values().filter(|b| !b.probes.is_empty()).count()
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Server {
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    #[serde(default)]
-    pub api_token: Option<String>,
-    /// When set, reading (API GETs, status page, /metrics) needs this token or the API token,
-    /// as `Authorization: Bearer <token>` or HTTP basic auth with the token as password.
-    #[serde(default)]
-    pub read_token: Option<String>,
-    /// Base URL people and receivers use to reach this shipwatch (links in notifications).
-    /// Default: `http://<listen>`.
-    #[serde(default)]
-    pub external_url: Option<String>,
-}
-
-impl Default for Server {
-    fn default() -> Self {
-        Server { listen: default_listen(), api_token: None, read_token: None, external_url: None }
-    }
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:9797".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

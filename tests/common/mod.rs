@@ -7,10 +7,12 @@
 //! - [`Daemon`]: the real `shipwatch run` binary on a free port, with a reqwest client, JSON
 //!   helpers, `kill()` (SIGKILL), `terminate()` (SIGTERM) and a Drop that kills it.
 //! - [`wait_for`]: poll every 100 ms until a condition holds or a deadline passes.
+//! - [`raw`]: raw HTTP/1.1 on a `TcpStream` (malformed, oversized, incomplete requests).
 
 #![allow(dead_code)]
 
 pub mod prom;
+pub mod raw;
 pub mod servers;
 use std::fs::File;
 use std::future::Future;
@@ -155,6 +157,16 @@ impl Daemon {
     /// Spawn the binary on `fx`'s config with extra environment; wait (15 s at most) for its
     /// `listening on http://...` line. Panics with the daemon's stderr if it never comes.
     pub fn start_with_env(fx: &Fixture, env: &[(&str, &str)]) -> Self {
+        Self::start_with(fx, env, None)
+    }
+
+    /// Like [`Daemon::start`], with the daemon's `RLIMIT_NOFILE` set to `(soft, hard)` before it
+    /// runs (as a service manager would).
+    pub fn start_with_nofile(fx: &Fixture, soft: u64, hard: u64) -> Self {
+        Self::start_with(fx, &[], Some((soft, hard)))
+    }
+
+    fn start_with(fx: &Fixture, env: &[(&str, &str)], nofile: Option<(u64, u64)>) -> Self {
         let n = RUNS.fetch_add(1, Ordering::Relaxed);
         let stderr = fx.path().join(format!("daemon-{n}.stderr"));
         let mut cmd = Command::new(BIN);
@@ -169,6 +181,21 @@ impl Daemon {
             .stderr(File::create(&stderr).unwrap());
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+            // SAFETY: between fork and exec the closure only calls setrlimit(2), which is
+            // async-signal-safe, on a struct it owns.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         let mut child = cmd.spawn().expect("spawn shipwatch");
         let stdout = child.stdout.take().unwrap();
