@@ -15,6 +15,7 @@ pub mod lint;
 pub mod matcher;
 pub mod prometheus;
 pub mod source;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
