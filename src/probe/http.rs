@@ -1,6 +1,7 @@
 //! HTTP probe: send one request and check status, latency, headers and body.
 //!
-//! The probe renders `{{ release.* }}` into the URL, body, header values and expected strings,
+//! The probe renders `{{ release.* }}` into the URL, body, header values and expected strings
+//! (release values are encoded for where they land: see [`super::request_template`]),
 //! sends the request with a timeout covering the whole exchange (body read included), reads at
 //! most `max_body` bytes and then runs its checks in a fixed order: status, `max_latency`,
 //! headers, `body_contains`, `body_regex`, JSON paths. The first failing check decides a `fail`.
@@ -15,9 +16,9 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 pub use super::http_expect::{Expect, StatusSpec};
-pub use super::transport::transport_reason;
 use super::transport::describe_transport_error;
-use super::{Dur, Evidence, Outcome, RunContext, Runtime};
+pub use super::transport::transport_reason;
+use super::{Dur, Evidence, Outcome, RunContext, Runtime, request_template};
 use crate::redact::Redactor;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,17 +150,17 @@ impl HttpProbe {
     /// Render every template and compile the checks.
     fn prepare(&self, ctx: &RunContext) -> Result<Prepared, String> {
         use reqwest::header::{HeaderName, HeaderValue};
-        let url = ctx.render(&self.url)?;
-        let url = reqwest::Url::parse(&url).map_err(|e| format!("url: cannot parse {url:?} ({e})"))?;
+        let url = request_template::url(ctx, &self.url)?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &self.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("headers: invalid header name {name:?}"))?;
-            let v = HeaderValue::from_str(&ctx.render(value)?)
+            let text = request_template::header_value(ctx, value).map_err(|e| format!("headers: {name}: {e}"))?;
+            let v = HeaderValue::from_str(&text)
                 .map_err(|_| format!("headers: value of {name} is not a valid header value (control characters?)"))?;
             headers.insert(n, v);
         }
-        let body = self.body.as_deref().map(|b| ctx.render(b)).transpose()?;
+        let body = self.body.as_deref().map(|b| request_template::body(ctx, b)).transpose()?;
         let checks = self.checks(ctx)?;
         Ok(Prepared { url, headers, body, checks })
     }
