@@ -249,7 +249,10 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     };
     let deadline = start + timeout;
     let (server, id) = (a.server.server.as_str(), a.id.as_str());
-    let path = format!("/api/v1/releases/{id}");
+    let path = match client::api_path(&["releases", id]) {
+        Ok(p) => p,
+        Err(e) => return Ok(setup_error(&a, started, &e.to_string())),
+    };
     let fetch = |path: String| async move {
         match tokio::time::timeout_at(deadline.into(), client::get(server, &path)).await {
             Ok(Ok(resp)) => resp.json::<Value>().await.map_err(|e| Failure::Unreachable(e.to_string())).map(Some),
