@@ -19,4 +19,5 @@ pub mod release;
 pub mod rules;
 pub mod schedule;
 pub mod store;
+pub mod validate;
 pub mod web;

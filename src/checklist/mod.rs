@@ -17,6 +17,7 @@ use serde::Serialize;
 
 pub use ids::slug;
 pub use parse::parse;
+pub use render::escape_inline;
 
 /// A parsed checklist: the original source plus its headings and task items in document order.
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +74,8 @@ pub struct Item {
 pub struct Mark {
     /// Tick the box (`x`) or clear it (` `).
     pub checked: bool,
-    /// Appended to the item's first line as ` — note`.
+    /// Plain text appended to the item's first line as ` — note` (escaped: see
+    /// [`escape_inline`]).
     pub note: Option<String>,
 }
 

@@ -1,8 +1,13 @@
 //! Client commands: talk to a running daemon over its HTTP API.
+//!
+//! Every release and item id the client puts in a URL is percent-encoded as one path segment
+//! ([`api_path`]), so ids with `/` (`staging/run-smoke-tests`), `?`, `#` or `%` reach the
+//! daemon whole.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use super::table;
@@ -46,6 +51,24 @@ async fn call(server: &str, rb: reqwest::RequestBuilder) -> Result<reqwest::Resp
 
 pub(super) fn url(server: &str, path: &str) -> String {
     format!("{}{path}", server.trim_end_matches('/'))
+}
+
+/// What a path segment keeps unencoded: RFC 3986 unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `/api/v1/` followed by `segments`, each percent-encoded as one path segment. An empty
+/// segment, `.` or `..` is refused: URL parsers resolve dot segments, encoded or not, so the
+/// request would go to another endpoint.
+pub(super) fn api_path(segments: &[&str]) -> anyhow::Result<String> {
+    let mut out = String::from("/api/v1");
+    for s in segments {
+        if s.is_empty() || *s == "." || *s == ".." {
+            anyhow::bail!("{s:?} is not a release or item id");
+        }
+        out.push('/');
+        out.extend(utf8_percent_encode(s, SEGMENT));
+    }
+    Ok(out)
 }
 
 /// Why a request to the daemon failed.
@@ -117,7 +140,8 @@ pub async fn release_start(
 }
 
 pub async fn deploy(server: &str, id: &str) -> anyhow::Result<ExitCode> {
-    tri!(call(server, client().post(url(server, &format!("/api/v1/releases/{id}/deploy")))).await);
+    let path = api_path(&["releases", id, "deploy"])?;
+    tri!(call(server, client().post(url(server, &path))).await);
     println!("release {id} deployed; its window starts now");
     Ok(ExitCode::SUCCESS)
 }
@@ -131,7 +155,7 @@ fn secs(v: &Value) -> String {
 
 pub async fn status(server: &str, id: Option<&str>, as_json: bool) -> anyhow::Result<ExitCode> {
     let path = match id {
-        Some(id) => format!("/api/v1/releases/{id}"),
+        Some(id) => api_path(&["releases", id])?,
         None => "/api/v1/releases".into(),
     };
     let resp = tri!(call(server, client().get(url(server, &path))).await);
@@ -223,25 +247,23 @@ pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
 
 pub async fn tick(server: &str, id: &str, item: &str, by: &str, note: Option<String>) -> anyhow::Result<ExitCode> {
     let body = json!({ "by": by, "note": note });
-    tri!(
-        call(server, client().post(url(server, &format!("/api/v1/releases/{id}/items/{item}/tick"))).json(&body)).await
-    );
+    let path = api_path(&["releases", id, "items", item, "tick"])?;
+    tri!(call(server, client().post(url(server, &path)).json(&body)).await);
     println!("ticked {item} in {id} (by {by})");
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn waive(server: &str, id: &str, item: &str, by: &str, reason: &str) -> anyhow::Result<ExitCode> {
     let body = json!({ "by": by, "reason": reason });
-    tri!(
-        call(server, client().post(url(server, &format!("/api/v1/releases/{id}/items/{item}/waive"))).json(&body))
-            .await
-    );
+    let path = api_path(&["releases", id, "items", item, "waive"])?;
+    tri!(call(server, client().post(url(server, &path)).json(&body)).await);
     println!("waived {item} in {id} (by {by}: {reason})");
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn history(server: &str, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
-    let resp = tri!(call(server, client().get(url(server, &format!("/api/v1/releases/{id}/history")))).await);
+    let path = api_path(&["releases", id, "history"])?;
+    let resp = tri!(call(server, client().get(url(server, &path))).await);
     let v: Value = resp.json().await.context("reading the daemon's answer")?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -283,6 +305,39 @@ pub fn render_history(id: &str, v: &Value, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    /// Issue 10, defect 13: `shipwatch tick ID staging/run-smoke-tests` answered 404: the `/`
+    /// split the item id into two path segments.
+    #[test]
+    fn ids_are_sent_as_one_path_segment_each() {
+        #[rustfmt::skip]
+        let cases: &[(&[&str], &str)] = &[
+            (&["releases", "api-1-4-2"], "/api/v1/releases/api-1-4-2"),
+            (&["releases", "api-1-4-2", "items", "staging/run-smoke-tests", "tick"],
+                "/api/v1/releases/api-1-4-2/items/staging%2Frun-smoke-tests/tick"),
+            (&["releases", "a/b/c", "items", "x?y=1#z", "waive"], "/api/v1/releases/a%2Fb%2Fc/items/x%3Fy%3D1%23z/waive"),
+            (&["releases", "100%", "history"], "/api/v1/releases/100%25/history"),
+            (&["releases", "café ✓", "deploy"], "/api/v1/releases/caf%C3%A9%20%E2%9C%93/deploy"),
+            (&["releases", "v1.2_3~x", "items", "...", "tick"], "/api/v1/releases/v1.2_3~x/items/.../tick"),
+        ];
+        for (segments, want) in cases {
+            let path = super::api_path(segments).unwrap();
+            assert_eq!(path, *want, "{segments:?}");
+            let sent = reqwest::Url::parse(&super::url("http://127.0.0.1:8080/", &path)).unwrap();
+            let got: Vec<String> = sent
+                .path_segments()
+                .unwrap()
+                .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned())
+                .collect();
+            let mut expected = vec!["api".to_string(), "v1".into()];
+            expected.extend(segments.iter().map(|s| s.to_string()));
+            assert_eq!(got, expected, "{segments:?}: {sent}");
+        }
+        for bad in ["", ".", ".."] {
+            let err = super::api_path(&["releases", bad, "deploy"]).unwrap_err().to_string();
+            assert!(err.contains("is not a release or item id"), "{bad:?}: {err}");
+        }
+    }
 
     #[test]
     fn history_shows_who_ticked_and_colours_the_new_state() {

@@ -167,8 +167,15 @@ impl Progress {
     }
 }
 
+/// The first line of a timed-out gate. It names the `--timeout` given, not the time measured: the
+/// last poll ends a little after the deadline, and `--timeout 5s` read "timed out after 6s".
+fn timed_out_line(id: &str, done: usize, total: usize, timeout: Duration) -> String {
+    let given = humantime::format_duration(timeout).to_string().replace(' ', "");
+    format!("gate {id}: timed out after {given} — {done}/{total} items complete; still waiting for:")
+}
+
 /// Print the final verdict on stdout and return its exit code.
-fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed: Duration) -> u8 {
+fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed: Duration, timeout: Duration) -> u8 {
     let done = selected.iter().filter(|i| is_done(state_of(rel, i))).count();
     let total = selected.len();
     match outcome {
@@ -188,10 +195,7 @@ fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed
             FAILED
         }
         Outcome::TimedOut => {
-            println!(
-                "gate {id}: timed out after {} — {done}/{total} items complete; still waiting for:",
-                compact(elapsed)
-            );
+            println!("{}", timed_out_line(id, done, total, timeout));
             for i in selected.iter().filter(|i| !is_done(state_of(rel, i))) {
                 println!("  … {i} ({})", state_of(rel, i));
             }
@@ -249,7 +253,10 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     };
     let deadline = start + timeout;
     let (server, id) = (a.server.server.as_str(), a.id.as_str());
-    let path = format!("/api/v1/releases/{id}");
+    let path = match client::api_path(&["releases", id]) {
+        Ok(p) => p,
+        Err(e) => return Ok(setup_error(&a, started, &e.to_string())),
+    };
     let fetch = |path: String| async move {
         match tokio::time::timeout_at(deadline.into(), client::get(server, &path)).await {
             Ok(Ok(resp)) => resp.json::<Value>().await.map_err(|e| Failure::Unreachable(e.to_string())).map(Some),
@@ -309,7 +316,7 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     };
     progress.finish();
     let elapsed = start.elapsed();
-    let code = report(id, &rel, &selected, &outcome, elapsed);
+    let code = report(id, &rel, &selected, &outcome, elapsed, timeout);
     let cases = cases(&rel, &selected, &outcome, &done_at, elapsed.as_secs_f64());
     Ok(ExitCode::from(write_junit(&a, started, elapsed.as_secs_f64(), cases, code)))
 }

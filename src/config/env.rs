@@ -1,22 +1,37 @@
 //! `${VAR}` (and `${VAR:-default}`) expansion from the environment, applied to every string value after parsing (so
-//! comments and keys are never touched). Expanded values are registered as secrets.
+//! comments and keys are never touched). Expanded values are registered as secrets, and
+//! remembered with where they went so config errors there never show them
+//! (`ConfigError::hide_expanded`).
 
 use serde_json::Value;
 
-/// Expand `${NAME}` in every string of `v`. `$${` escapes a literal `${`. Returns the paths and
-/// messages of variables that are unset.
+/// A value taken from the environment: the config path it went to and the variable it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expanded {
+    pub path: Vec<String>,
+    pub var: String,
+    pub value: String,
+}
+
+/// Expand `${NAME}` in every string of `v`. `$${` escapes a literal `${`. Collects every value
+/// taken from the environment in `secrets`, and the paths and messages of variables that are
+/// unset in `errors`.
 pub fn expand(
     v: &mut Value,
     path: &mut Vec<String>,
     env: &dyn Fn(&str) -> Option<String>,
-    secrets: &mut Vec<String>,
+    secrets: &mut Vec<Expanded>,
     errors: &mut Vec<(Vec<String>, String)>,
 ) {
     match v {
-        Value::String(s) if s.contains('$') => match expand_str(s, env, secrets) {
-            Ok(n) => *s = n,
-            Err(msg) => errors.push((path.clone(), msg)),
-        },
+        Value::String(s) if s.contains('$') => {
+            let mut taken = vec![];
+            match expand_str(s, env, &mut taken) {
+                Ok(n) => *s = n,
+                Err(msg) => errors.push((path.clone(), msg)),
+            }
+            secrets.extend(taken.into_iter().map(|(var, value)| Expanded { path: path.clone(), var, value }));
+        }
         Value::Array(a) => {
             for (i, x) in a.iter_mut().enumerate() {
                 path.push(i.to_string());
@@ -35,7 +50,12 @@ pub fn expand(
     }
 }
 
-fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>, secrets: &mut Vec<String>) -> Result<String, String> {
+/// Expand one string; `taken` gets `(variable, value)` for each value read from the environment.
+fn expand_str(
+    s: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    taken: &mut Vec<(String, String)>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('$') {
@@ -55,7 +75,7 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>, secrets: &mut Vec<S
             }
             let val = match (env(name), default) {
                 (Some(v), _) => {
-                    secrets.push(v.clone());
+                    taken.push((name.to_string(), v.clone()));
                     v
                 }
                 (None, Some(d)) => d.to_string(),
@@ -99,12 +119,26 @@ mod tests {
             ("${BAD-NAME}", Err("invalid variable name")),
             ("${OPEN", Err("unclosed")),
         ] {
-            let mut secrets = vec![];
-            match (expand_str(input, &env, &mut secrets), want) {
+            let mut taken = vec![];
+            match (expand_str(input, &env, &mut taken), want) {
                 (Ok(got), Ok(w)) => assert_eq!(got, w, "{input}"),
                 (Err(got), Err(w)) => assert!(got.contains(w), "{input}: {got}"),
                 (got, w) => panic!("{input}: got {got:?}, want {w:?}"),
             }
+            let from_env = input.contains("${TOKEN") || input.contains("${EMPTY");
+            assert_eq!(!taken.is_empty(), from_env && !input.starts_with("$$"), "{input}: {taken:?}");
         }
+    }
+
+    #[test]
+    fn expanded_values_are_remembered_with_their_path() {
+        let env = |k: &str| (k == "TOKEN").then(|| "s3cret".to_string());
+        let mut v = serde_json::json!({"a": {"b": ["x ${TOKEN} ${NOPE:-d}", "plain"]}, "c": "${TOKEN}"});
+        let (mut secrets, mut errors) = (vec![], vec![]);
+        expand(&mut v, &mut vec![], &env, &mut secrets, &mut errors);
+        let got: Vec<(String, &str, &str)> =
+            secrets.iter().map(|e| (e.path.join("."), e.var.as_str(), e.value.as_str())).collect();
+        assert_eq!(got, [("a.b.0".to_string(), "TOKEN", "s3cret"), ("c".to_string(), "TOKEN", "s3cret")]);
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }

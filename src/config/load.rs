@@ -38,6 +38,8 @@ pub(super) struct Ctx {
     file: PathBuf,
     idx: PosIndex,
     errors: Vec<ConfigError>,
+    /// Values taken from the environment; errors near them never show them.
+    expanded: Vec<super::env::Expanded>,
 }
 
 pub(super) fn p(parts: &[&str]) -> Vec<String> {
@@ -47,12 +49,17 @@ pub(super) fn p(parts: &[&str]) -> Vec<String> {
 impl Ctx {
     pub(super) fn at_key(&mut self, path: &[String], message: String, hint: Option<String>) {
         let pos = self.idx.key(path);
-        self.errors.push(ConfigError { file: self.file.clone(), line: pos.line, col: pos.col, message, hint });
+        self.push(path, ConfigError { file: self.file.clone(), line: pos.line, col: pos.col, message, hint });
     }
 
     pub(super) fn at_value(&mut self, path: &[String], message: String, hint: Option<String>) {
         let pos = self.idx.value(path);
-        self.errors.push(ConfigError { file: self.file.clone(), line: pos.line, col: pos.col, message, hint });
+        self.push(path, ConfigError { file: self.file.clone(), line: pos.line, col: pos.col, message, hint });
+    }
+
+    fn push(&mut self, path: &[String], mut error: ConfigError) {
+        error.hide_expanded(path, &self.expanded);
+        self.errors.push(error);
     }
 
     /// Deserialize `v` (found at `base`) into `T`, turning a serde error into a positioned one.
@@ -121,7 +128,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             return Err(ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, col, message, hint: None }]));
         }
     };
-    let mut cx = Ctx { file: path.to_path_buf(), idx: PosIndex::build(text), errors: vec![] };
+    let mut cx = Ctx { file: path.to_path_buf(), idx: PosIndex::build(text), errors: vec![], expanded: vec![] };
     let mut root = match root {
         Value::Object(o) => o,
         Value::Null => Map::new(),
@@ -135,9 +142,10 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             let mut path = vec![k.clone()];
             super::env::expand(v, &mut path, env, &mut secrets, &mut errs);
         }
-        for s in secrets {
-            redactor.add(&s);
+        for s in &secrets {
+            redactor.add(&s.value);
         }
+        cx.expanded = secrets;
         for (path, msg) in errs {
             cx.at_value(&path, msg, None);
         }
@@ -312,6 +320,9 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
     }
 
     if !cx.errors.is_empty() {
+        // Errors near an expanded value were checked as they were made; this catches any other
+        // error that quotes one (a template's, a checklist's).
+        cx.errors.iter_mut().for_each(|e| e.redact(&redactor));
         cx.errors.sort_by_key(|e| (e.line, e.col));
         return Err(ConfigErrors(cx.errors));
     }

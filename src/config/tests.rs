@@ -7,6 +7,10 @@ use super::*;
 const CHECKLIST: &str = "# Staging\n- [ ] Run smoke tests in staging environment\n# Prod\n- [ ] Confirm new version is running in production\n- [ ] Ask the PM\n";
 
 fn load_str(yaml: &str) -> Result<Loaded, ConfigErrors> {
+    load_env(yaml, &|k: &str| (k == "TOKEN").then(|| "tok-12345".to_string()))
+}
+
+fn load_env(yaml: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigErrors> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("checklist.md"), CHECKLIST).unwrap();
     std::fs::create_dir(dir.path().join("probes")).unwrap();
@@ -17,8 +21,7 @@ fn load_str(yaml: &str) -> Result<Loaded, ConfigErrors> {
     .unwrap();
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let env = |k: &str| (k == "TOKEN").then(|| "tok-12345".to_string());
-    load_with_env(&path, &env)
+    load_with_env(&path, env)
 }
 
 const HEAD: &str = "checklist: checklist.md\n";
@@ -178,4 +181,35 @@ fn shipped_configs_load() {
     };
     let demo = load_with_env(&root.join("config/demo.yaml"), &demo_env).unwrap().config;
     assert_eq!(demo.window.min.0, std::time::Duration::from_secs(20));
+}
+
+/// Issue 10, defect 7: a `${VAR}` value in a bad field was echoed in the reload 422, the log
+/// and `check-config`. The error names the field and its place, never the value.
+#[test]
+fn errors_never_show_values_from_the_environment() {
+    let env = |k: &str| match k {
+        "SECRET" => Some("hunter2-very-secret".to_string()),
+        "UNIT" => Some("5hunter2secret".to_string()),
+        _ => None,
+    };
+    #[rustfmt::skip]
+    let cases: &[(&str, &[&str])] = &[
+        ("probes:\n  p: { http: { url: \"http://x\" }, every: \"${SECRET}\" }\n",
+            &["c.yaml:3:42: probes.p.every: invalid duration \"<redacted>\" (expected number at 0); write e.g. 500ms"]),
+        ("probes:\n  p: { http: { url: \"http://x\" }, every: \"${UNIT}\" }\n",
+            &["c.yaml:3:42: probes.p.every: ", "${UNIT}"]),
+        ("window: { max: \"${SECRET}\" }\n", &["c.yaml:2:16: window.max: "]),
+        ("probes:\n  p: { use: smoke, with: { url: \"${SECRET}\" } }\n", &["c.yaml:3:"]),
+        ("probes:\n  p: { http: { url: \"http://x\", expect: { status: [\"${SECRET}\"] } } }\n", &["c.yaml:3:"]),
+    ];
+    for (yaml, wants) in cases {
+        let text = format!("{HEAD}{yaml}");
+        let err = load_env(&text, &env).expect_err(yaml).to_string();
+        for w in *wants {
+            assert!(err.contains(w), "config:\n{text}\nwant {w:?} in:\n{err}");
+        }
+        for piece in ["hunter", "very-secret", "2secret"] {
+            assert!(!err.contains(piece), "config:\n{text}\nshows {piece:?}:\n{err}");
+        }
+    }
 }

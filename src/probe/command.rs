@@ -1,5 +1,7 @@
 //! Command probe: run a program (no shell) and judge it by its exit code.
 //!
+//! Arguments are passed to the program as they are, never through a shell, and a release value
+//! can never start an argument with `-` (see [`CommandProbe::render`]).
 //! Exit 0 passes, non-zero fails, death by signal or timeout is `error`. The child runs in its
 //! own process group so a timeout kills grandchildren too (they would otherwise keep the output
 //! pipes open). Only the last 2 KiB of stdout and stderr are kept. A plugin may print a JSON
@@ -86,9 +88,23 @@ impl CommandProbe {
         super::http::redact_outcome(outcome, redactor)
     }
 
+    /// Render argv and env. An argument whose template does not start with `-` itself may not
+    /// render to one that does: a release value (`-la`, `--output=/etc/x`) would otherwise be
+    /// read as an option. Values are validated at release creation; this also holds for
+    /// releases stored before that, or values from elsewhere.
     fn render(&self, ctx: &RunContext) -> Result<(Vec<String>, Env), String> {
         self.validate()?;
-        let argv = self.argv.iter().map(|a| ctx.render(a)).collect::<Result<Vec<_>, _>>()?;
+        let mut argv = Vec::with_capacity(self.argv.len());
+        for (i, template) in self.argv.iter().enumerate() {
+            let arg = ctx.render(template)?;
+            if arg.starts_with('-') && !template.starts_with('-') {
+                return Err(format!(
+                    "argv[{i}] {template:?} renders to {arg:?}, which starts with '-' and would be read as an option; \
+                     refusing to run (write options literally in the config)"
+                ));
+            }
+            argv.push(arg);
+        }
         let env = self.env.iter().map(|(k, v)| Ok((k.clone(), ctx.render(v)?))).collect::<Result<Env, String>>()?;
         Ok((argv, env))
     }

@@ -163,3 +163,39 @@ async fn redacted_run_masks_secrets() {
     assert!(!text.contains("hunter2"), "{text}");
     assert_eq!(o.status, Status::Fail);
 }
+
+fn version(v: &str) -> RunContext {
+    RunContext { release: ReleaseVars { version: v.into(), ..ReleaseVars::default() }, ..Default::default() }
+}
+
+/// Issue 10, defect 5: a version `-la` became an option of the program. The API refuses it
+/// (`validate::version`); the probe refuses it too, for values that did not pass there.
+#[tokio::test]
+async fn release_values_never_become_options_or_shell_code() {
+    let refused = crate::validate::version("-la").unwrap_err();
+    assert!(refused.contains("starts with \"-\""), "{refused}");
+    #[rustfmt::skip]
+    let cases: &[(Value, &str, Status, &str)] = &[
+        (json!(["ls", "{{ release.version }}"]), "-la", Status::Error, "argv[1] \"{{ release.version }}\" renders to \"-la\""),
+        (json!(["ls", "{{ release.version }}"]), "--help", Status::Error, "would be read as an option"),
+        (json!(["{{ release.version }}"]), "-x", Status::Error, "argv[0]"),
+        // A value after the operator's own text, or inside an option the operator wrote, is data.
+        (json!(["printf", "%s", "v={{ release.version }}"]), "-la", Status::Pass, "v=-la"),
+        (json!(["printf", "%s", "--version={{ release.version }}"]), "-la", Status::Pass, "--version=-la"),
+        // No shell ever sees a value: metacharacters arrive as they are.
+        (json!(["printf", "%s", "{{ release.version }}"]), "$(echo pwned); `id` | cat > /x & *", Status::Pass,
+            "$(echo pwned); `id` | cat > /x & *"),
+        (json!(["sh", "-c", "printf %s \"$1\"", "sh", "{{ release.version }}"]), "$(id);exit 3", Status::Pass,
+            "$(id);exit 3"),
+    ];
+    for (argv, v, want, text) in cases {
+        let o = probe(json!({ "argv": argv })).run(&version(v)).await;
+        assert_eq!(o.status, *want, "{argv} with {v:?}: {o:?}");
+        if *want == Status::Pass {
+            assert_eq!(o.evidence.details["stdout_tail"], *text, "{argv} with {v:?}");
+        } else {
+            assert!(o.evidence.message.contains(text), "{argv} with {v:?}: {}", o.evidence.message);
+            assert_eq!(o.evidence.exit_code, None, "{argv} with {v:?} ran: {o:?}");
+        }
+    }
+}

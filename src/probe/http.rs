@@ -1,6 +1,7 @@
 //! HTTP probe: send one request and check status, latency, headers and body.
 //!
-//! The probe renders `{{ release.* }}` into the URL, body, header values and expected strings,
+//! The probe renders `{{ release.* }}` into the URL, body, header values and expected strings
+//! (release values are encoded for where they land: see [`super::request_template`]),
 //! sends the request with a timeout covering the whole exchange (body read included), reads at
 //! most `max_body` bytes and then runs its checks in a fixed order: status, `max_latency`,
 //! headers, `body_contains`, `body_regex`, JSON paths. The first failing check decides a `fail`.
@@ -15,7 +16,9 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 pub use super::http_expect::{Expect, StatusSpec};
-use super::{Dur, Evidence, Outcome, RunContext, Runtime};
+use super::transport::describe_transport_error;
+pub use super::transport::transport_reason;
+use super::{Dur, Evidence, Outcome, RunContext, Runtime, request_template};
 use crate::redact::Redactor;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,17 +150,17 @@ impl HttpProbe {
     /// Render every template and compile the checks.
     fn prepare(&self, ctx: &RunContext) -> Result<Prepared, String> {
         use reqwest::header::{HeaderName, HeaderValue};
-        let url = ctx.render(&self.url)?;
-        let url = reqwest::Url::parse(&url).map_err(|e| format!("url: cannot parse {url:?} ({e})"))?;
+        let url = request_template::url(ctx, &self.url)?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &self.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("headers: invalid header name {name:?}"))?;
-            let v = HeaderValue::from_str(&ctx.render(value)?)
+            let text = request_template::header_value(ctx, value).map_err(|e| format!("headers: {name}: {e}"))?;
+            let v = HeaderValue::from_str(&text)
                 .map_err(|_| format!("headers: value of {name} is not a valid header value (control characters?)"))?;
             headers.insert(n, v);
         }
-        let body = self.body.as_deref().map(|b| ctx.render(b)).transpose()?;
+        let body = self.body.as_deref().map(|b| request_template::body(ctx, b)).transpose()?;
         let checks = self.checks(ctx)?;
         Ok(Prepared { url, headers, body, checks })
     }
@@ -374,59 +377,6 @@ fn snippet(s: &str, n: usize) -> String {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// Classify a transport error by walking its source chain.
-fn describe_transport_error(err: &reqwest::Error, host: &str, addr: &str, timeout: Duration) -> String {
-    use std::io::ErrorKind;
-    if err.is_timeout() {
-        return format!("timed out after {}", humantime::format_duration(timeout));
-    }
-    let mut chain: Vec<String> = Vec::new();
-    let mut io_kind = None;
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            io_kind = io_kind.or(Some(io.kind()));
-        }
-        let msg = e.to_string();
-        if !chain.iter().any(|c| c.contains(&msg)) {
-            chain.push(msg);
-        }
-        cur = e.source();
-    }
-    let deepest = chain.last().map_or("", |d| d.find(" (os error").map_or(d.as_str(), |i| &d[..i]));
-    let lower = chain.join(": ").to_lowercase();
-    let tls_words = "certificate|tls|handshake|alert|corrupt message|peer is incompatible";
-    if err.is_dns() || lower.contains("dns error") || lower.contains("failed to lookup address") {
-        format!("DNS lookup failed for host {host} ({deepest})")
-    } else if io_kind == Some(ErrorKind::ConnectionRefused) || lower.contains("connection refused") {
-        format!("connection refused by {addr} (nothing listening on that port?)")
-    } else if io_kind == Some(ErrorKind::TimedOut) {
-        format!("timed out after {}", humantime::format_duration(timeout))
-    } else if tls_words.split('|').any(|w| lower.contains(w)) {
-        format!("TLS error: {deepest}")
-    } else if matches!(io_kind, Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted))
-        || lower.contains("connection reset")
-        || lower.contains("connection closed before message completed")
-    {
-        format!("connection reset by {addr} ({deepest})")
-    } else {
-        chain.join(": ")
-    }
-}
-
-/// A one-line reason for a transport error (refused, DNS, TLS, timeout, reset), for other
-/// HTTP-based probes and source clients.
-pub fn transport_reason(err: &reqwest::Error) -> String {
-    let url = err.url();
-    let host = url.and_then(|u| u.host_str()).unwrap_or("?").to_string();
-    let addr =
-        url.map(|u| format!("{host}:{}", u.port_or_known_default().unwrap_or(0))).unwrap_or_else(|| host.clone());
-    if err.is_timeout() {
-        return "timed out".to_string();
-    }
-    describe_transport_error(err, &host, &addr, Duration::ZERO)
 }
 
 /// Pass every string of the outcome through the redactor.

@@ -265,3 +265,76 @@ fn json_equality_rules() {
         assert_eq!(json_equal(&want, &got), eq, "{want} vs {got}");
     }
 }
+
+fn release(service: &str, version: &str) -> RunContext {
+    let release = ReleaseVars { service: service.into(), version: version.into(), ..ReleaseVars::default() };
+    RunContext { release, ..Default::default() }
+}
+
+/// Issue 10, defect 5: a service `x@127.0.0.1:18900/ssrf-host/` or a version
+/// `../../../admin/secret` sent the probe to another host and path.
+#[test]
+fn release_values_cannot_redirect_the_request() {
+    let ssrf = "x@127.0.0.1:18900/ssrf-host/";
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str, Result<&str, &str>)] = &[
+        ("http://{{ release.service }}.internal.example/health", ssrf, "1", Err("cannot be in the host")),
+        ("http://{{ release.service }}.internal.example/health", "api", "1", Ok("http://api.internal.example/health")),
+        ("http://10.0.0.1:8080/svc/{{ release.service }}/health", ssrf, "1",
+            Ok("http://10.0.0.1:8080/svc/x%40127.0.0.1%3A18900%2Fssrf-host%2F/health")),
+        ("http://10.0.0.1:8080/releases/{{ release.version }}", "api", "../../../admin/secret",
+            Ok("http://10.0.0.1:8080/releases/..%2F..%2F..%2Fadmin%2Fsecret")),
+        ("http://10.0.0.1:8080/check?v={{ release.version }}&strict=1", "api", "1&strict=0#x",
+            Ok("http://10.0.0.1:8080/check?v=1%26strict%3D0%23x&strict=1")),
+        ("http://10.0.0.1:8080/releases/{{ release.version }}", "api", "..", Err("change the structure")),
+    ];
+    for (template, service, version, want) in cases {
+        let p = probe(template.to_string(), json!({}));
+        let got = p.prepare(&release(service, version)).map(|prep| prep.url.to_string());
+        match (&got, want) {
+            (Ok(u), Ok(w)) => assert_eq!(u, w, "{template} with {service:?}/{version:?}"),
+            (Err(e), Err(piece)) => assert!(e.contains(piece), "{template}: {e}"),
+            _ => panic!("{template} with {service:?}/{version:?}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn release_values_cannot_forge_headers_or_json_fields() {
+    let p = probe(
+        "http://10.0.0.1/post".into(),
+        json!({"method": "POST", "headers": {"x-version": "{{ release.version }}"},
+               "body": "{\"version\": \"{{ release.version }}\"}"}),
+    );
+    let forged = p.prepare(&release("api", "1\r\nx-admin: true")).err().unwrap_or_default();
+    assert!(forged.starts_with("headers: x-version:") && forged.contains("control character"), "{forged}");
+
+    let p = probe(
+        "http://10.0.0.1/post".into(),
+        json!({"method": "POST", "body": "{\"version\": \"{{ release.version }}\"}"}),
+    );
+    let version = r#"1","admin":true,"x":""#;
+    let body = p.prepare(&release("api", version)).ok().and_then(|prep| prep.body).unwrap_or_default();
+    let doc: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(doc, json!({ "version": version }), "{body}");
+}
+
+/// Issue 10, defect 7: a URL with credentials showed them in the evidence target and messages.
+#[tokio::test]
+async fn url_credentials_never_reach_evidence() {
+    let base = serve().await;
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let rt = Runtime::new(Redactor::default());
+    for (url, want) in [
+        (base.replace("http://", "http://deploy-bot:hunter2-pass@") + "/ok", Status::Pass),
+        (base.replace("http://", "http://deploy-bot:hunter2-pass@") + "/500", Status::Fail),
+        (format!("http://deploy-bot:hunter2-pass@{refused}/"), Status::Error),
+        (base.replace("http://", "http://hunter2-token@") + "/{{ release.nope }}", Status::Error),
+    ] {
+        let o = run(&probe(url.clone(), json!({})), &rt).await;
+        assert_eq!(o.status, want, "{url}: {o:?}");
+        let text = serde_json::to_string(&o).unwrap();
+        assert!(!text.contains("hunter2") && !text.contains("deploy-bot"), "{url}: {text}");
+        assert!(o.evidence.target.as_deref().unwrap().contains("http://<redacted>@"), "{url}: {text}");
+    }
+}

@@ -14,7 +14,9 @@ pub mod http_expect;
 pub mod lint;
 pub mod matcher;
 pub mod prometheus;
+pub mod request_template;
 pub mod source;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -149,11 +151,27 @@ impl RunContext {
     /// Fill `{{ release.* }}` placeholders in `text`. Unknown variables are an error so a typo
     /// never silently probes the wrong URL.
     pub fn render(&self, text: &str) -> Result<String, String> {
+        self.render_with(text, |value| Ok(value.to_string()))
+    }
+
+    /// Like [`RunContext::render`], but the text of every value a `{{ … }}` outputs passes
+    /// through `emit`, which returns what to write in its place (the value escaped for where it
+    /// lands, or a marker) or refuses it. Text the operator wrote in the template is kept as is.
+    pub fn render_with(
+        &self,
+        text: &str,
+        emit: impl Fn(&str) -> Result<String, String> + Send + Sync + 'static,
+    ) -> Result<String, String> {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_string());
         }
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_formatter(move |out, _state, value| {
+            let text = if value.is_undefined() { String::new() } else { value.to_string() };
+            let shown = emit(&text).map_err(|m| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, m))?;
+            out.write_str(&shown).map_err(minijinja::Error::from)
+        });
         env.render_str(text, minijinja::value::Serde(self)).map_err(|e| format!("template {text:?}: {e}"))
     }
 }

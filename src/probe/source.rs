@@ -1,5 +1,6 @@
 //! Clients for named data sources (Prometheus, Alertmanager): auth, TLS, timeout, and outage
 //! tracking so an unreachable source is logged once per outage, not once per probe run.
+//! Messages never show the credentials of a source URL written as `https://user:pass@host`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,18 +67,21 @@ impl SourceClient {
         }
         let http = b.build().map_err(|e| format!("source '{name}': {e}"))?;
         let url = ep.url.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&url).map_err(|e| format!("source '{name}': invalid url {url:?}: {e}"))?;
+        reqwest::Url::parse(&url)
+            .map_err(|e| format!("source '{name}': invalid url {:?}: {e}", crate::redact::mask_userinfo(&url)))?;
         Ok(SourceClient { name: name.to_string(), kind: src.kind(), url, http, timeout, down: AtomicBool::new(false) })
     }
 
     /// A Prometheus API client sharing this source's HTTP client (auth, TLS, timeout).
     pub fn prometheus(&self) -> Result<prometheus_http_query::Client, String> {
         prometheus_http_query::Client::from(self.http.clone(), &self.url)
-            .map_err(|e| format!("source '{}': {e}", self.name))
+            .map_err(|e| crate::redact::mask_userinfo(&format!("source '{}': {e}", self.name)))
     }
 
     /// Record whether the source answered. Logs once when an outage starts and once when it ends.
     pub fn observe(&self, reachable: bool, reason: &str) {
+        let reason = crate::redact::mask_userinfo(reason);
+        let reason = reason.as_str();
         let was_down = self.down.swap(!reachable, Ordering::Relaxed);
         match (was_down, reachable) {
             (false, false) => {
@@ -121,12 +125,12 @@ impl SourceClient {
         let resp = match self.http.get(&url).send().await {
             Ok(r) => r,
             Err(e) => {
-                let msg = format!(
+                let msg = crate::redact::mask_userinfo(&format!(
                     "{} source '{}' unreachable: {}",
                     self.kind,
                     self.name,
                     crate::probe::http::transport_reason(&e)
-                );
+                ));
                 self.observe(false, &msg);
                 return Err(msg);
             }
@@ -183,4 +187,34 @@ pub fn api_array<'a>(v: &'a serde_json::Value, pointer: &str) -> Result<&'a Vec<
     }
     let field = pointer.trim_start_matches('/').replace('/', ".");
     v.pointer(pointer).and_then(Value::as_array).ok_or_else(|| format!("no {field} array (is this a Prometheus API?)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceEndpoint;
+
+    fn source(url: &str) -> Source {
+        Source::Prometheus(SourceEndpoint {
+            url: url.into(),
+            timeout: Some(crate::probe::Dur(Duration::from_secs(2))),
+            basic_auth: None,
+            bearer_token: None,
+            tls: None,
+        })
+    }
+
+    /// Issue 10, defect 7: source URLs with credentials must not show them in messages.
+    #[tokio::test]
+    async fn messages_never_show_url_credentials() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let built = SourceClient::build("p", &source("http://scraper:hunter2-pw@exa mple.com"), Path::new("."));
+        let err = built.err().unwrap_or_default();
+        assert!(err.contains("invalid url \"http://<redacted>@exa mple.com\""), "{err}");
+        let client = SourceClient::build("p", &source(&format!("http://scraper:hunter2-pw@{refused}")), Path::new("."))
+            .expect("a valid url builds");
+        let err = client.get_json("/api/v1/query?query=up").await.unwrap_err();
+        assert!(err.starts_with("prometheus source 'p' unreachable: "), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("scraper"), "{err}");
+    }
 }

@@ -60,6 +60,21 @@ fn compact_durations() {
     assert_eq!(compact(Duration::from_secs(3723)), "1h2m3s");
 }
 
+/// Issue 10, defect 15: `gate --timeout 5s` printed "timed out after 6s" (elapsed, rounded up).
+#[test]
+fn timed_out_names_the_timeout_given() {
+    for (flag, want) in
+        [("5s", "5s"), ("90s", "1m30s"), ("10m", "10m"), ("1h", "1h"), ("1500ms", "1s500ms"), ("2h5m", "2h5m")]
+    {
+        let timeout = parse_dur("--timeout", flag).unwrap();
+        assert_eq!(
+            timed_out_line("api-1", 2, 3, timeout),
+            format!("gate api-1: timed out after {want} — 2/3 items complete; still waiting for:"),
+            "--timeout {flag}"
+        );
+    }
+}
+
 #[test]
 fn durations_must_be_positive_and_have_units() {
     assert_eq!(parse_dur("--timeout", "10m"), Ok(Duration::from_secs(600)));
