@@ -20,6 +20,9 @@ pub enum EventKind {
     ItemRegressed,
     #[serde(rename = "item.recovered")]
     ItemRecovered,
+    /// A reload bound probes to a manual item (now pending) or unbound a pending one.
+    #[serde(rename = "item.rebound")]
+    ItemRebound,
     #[serde(rename = "release.verified")]
     ReleaseVerified,
     #[serde(rename = "release.failed")]
@@ -29,13 +32,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::ReleaseStarted,
         EventKind::ReleaseDeployed,
         EventKind::ItemCompleted,
         EventKind::ItemFailing,
         EventKind::ItemRegressed,
         EventKind::ItemRecovered,
+        EventKind::ItemRebound,
         EventKind::ReleaseVerified,
         EventKind::ReleaseFailed,
         EventKind::VerifierBlind,
@@ -49,6 +53,7 @@ impl EventKind {
             EventKind::ItemFailing => "item.failing",
             EventKind::ItemRegressed => "item.regressed",
             EventKind::ItemRecovered => "item.recovered",
+            EventKind::ItemRebound => "item.rebound",
             EventKind::ReleaseVerified => "release.verified",
             EventKind::ReleaseFailed => "release.failed",
             EventKind::VerifierBlind => "verifier.blind",
@@ -69,5 +74,5 @@ pub struct Event {
     pub message: String,
     /// The evidence behind the change (probe result, tick, event delivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<crate::probe::Evidence>,
+    pub evidence: Option<crate::outcome::Evidence>,
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::probe::{Evidence, Status};
+use crate::outcome::{Evidence, Status};
+use crate::transition::Cause;
 
 /// Where a release stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +70,19 @@ impl Release {
     }
 }
 
+/// What a new release is made from; [`crate::transition::new_release`] gives it its state.
+#[derive(Debug, Clone)]
+pub struct ReleaseSpec {
+    pub id: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+    /// When it was deployed, if not now (ignored for a planned release).
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub window_min: Duration,
+    pub window_max: Duration,
+}
+
 /// Durations stored as fractional seconds.
 mod secs {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -125,19 +139,17 @@ pub struct ProbeTrack {
     pub last: Option<Status>,
 }
 
-/// One item's state in one release, with who/what put it there.
+/// One item's state in one release, with what put it there.
+///
+/// `state`, `since` and `cause` change only through [`crate::transition`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemRecord {
     pub release_id: String,
     pub item_id: String,
     pub state: ItemState,
     pub since: DateTime<Utc>,
-    /// Person (tick/waive) or `shipwatch`.
-    #[serde(default)]
-    pub by: Option<String>,
-    /// Note or waiver reason.
-    #[serde(default)]
-    pub note: Option<String>,
+    /// What put the item in its state: a rule, a person (who, with their note), an action...
+    pub cause: Cause,
     /// Evidence that last changed the state (probe name → evidence).
     #[serde(default)]
     pub evidence: Option<ItemEvidence>,
@@ -168,15 +180,27 @@ pub struct ResultRecord {
     pub evidence: Evidence,
 }
 
-/// A state change, kept forever in the release's history (regressions included).
+/// An item's or a release's state, as history records it (the names never overlap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum State {
+    Item(ItemState),
+    Release(ReleaseState),
+}
+
+/// A state change with its typed cause, kept in the release's history (regressions included)
+/// until the release passes `storage.retention`. Made only by [`crate::transition`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRecord {
     pub release_id: String,
+    /// The item that changed; none for a change of the release itself.
     #[serde(default)]
     pub item_id: Option<String>,
     pub at: DateTime<Utc>,
-    pub from: String,
-    pub to: String,
+    /// None when the item or release was created.
+    pub from: Option<State>,
+    pub to: State,
+    pub cause: Cause,
     pub message: String,
 }
 

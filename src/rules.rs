@@ -6,23 +6,20 @@ use chrono::{DateTime, Utc};
 use crate::config::{Binding, PassRule};
 use crate::probe::Status;
 use crate::release::{ItemRecord, ItemState, Release, ReleaseState};
+use crate::transition::Met;
 
-/// A change of an item's state caused by a result or the window closing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub from: ItemState,
-    pub to: ItemState,
-    pub message: String,
-}
+/// What the evidence says about an item now: which rule it met, and why (a sentence).
+pub type Decision = (Met, String);
 
-/// Record one result of `probe` on `item` and return the state change it causes, if any.
+/// Count one result of `probe` on `item` (its rule counters) and return what the rules say
+/// now, if anything; [`crate::transition::item`] decides what that does to the state.
 pub fn observe(
     binding: &Binding,
     item: &mut ItemRecord,
     probe: &str,
     status: Status,
     now: DateTime<Utc>,
-) -> Option<Change> {
+) -> Option<Decision> {
     let t = item.tracks.entry(probe.to_string()).or_default();
     t.last = Some(status);
     match status {
@@ -46,7 +43,7 @@ pub fn observe(
             t.consecutive_error += 1;
         }
     }
-    evaluate_item(binding, item, now)
+    decide_item(binding, item, now)
 }
 
 /// Whether the fail rule is met now: some bound probe failed `fail.consecutive` times in a row.
@@ -79,73 +76,32 @@ fn pass_met(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<
     Some(parts.join("; "))
 }
 
-/// Re-evaluate an item against its rules (after a result, or as time passes for `sustained`).
-pub fn evaluate_item(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc>) -> Option<Change> {
-    let c = decide_item(binding, item, now)?;
-    apply(item, c.to, now);
-    Some(c)
-}
-
-/// What [`evaluate_item`] would change, without changing it.
-pub fn decide_item(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<Change> {
+/// Which rule the item's evidence meets now (after a result, or as time passes for
+/// `sustained`). Only rules that could still move the item are checked: a failing item's fail
+/// rule and a complete item's pass rule are skipped.
+pub fn decide_item(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<Decision> {
     use ItemState::*;
-    if binding.probes.is_empty() {
+    if binding.probes.is_empty() || matches!(item.state, Manual | Waived) {
         // Action items (`on: EVENT`) tick on their event, never by rule.
         return None;
     }
-    let from = item.state;
-    let (to, message) = match from {
-        Manual | Waived => return None,
-        Pending | Complete | Failing | Regressed => {
-            if let Some(why) = fail_met(binding, item) {
-                match from {
-                    Pending => (Failing, why),
-                    Complete => (Regressed, why),
-                    _ => return None,
-                }
-            } else if from != Complete
-                && let Some(why) = pass_met(binding, item, now)
-            {
-                match from {
-                    Pending | Failing | Regressed => (Complete, why),
-                    _ => return None,
-                }
-            } else {
-                return None;
-            }
-        }
-    };
-    Some(Change { from, to, message })
-}
-
-/// Put `item` in state `to` as of `now` (what a [`Change`] does to the record).
-pub fn apply(item: &mut ItemRecord, to: ItemState, now: DateTime<Utc>) {
-    item.state = to;
-    item.since = now;
-    if to == ItemState::Complete {
-        item.ever_complete = true;
-        item.by = Some("shipwatch".into());
+    if let Some(why) = fail_met(binding, item) {
+        return matches!(item.state, Pending | Complete).then_some((Met::Fail, why));
     }
+    if item.state == Complete {
+        return None;
+    }
+    pass_met(binding, item, now).map(|why| (Met::Pass, why))
 }
 
-/// The window closes: a `window: true` item still pending, never failing, with at least one
-/// pass from every bound probe, completes.
-pub fn close_window(binding: &Binding, item: &mut ItemRecord, now: DateTime<Utc>) -> Option<Change> {
-    let c = decide_close(binding, item)?;
-    apply(item, c.to, now);
-    Some(c)
-}
-
-/// What [`close_window`] would change, without changing it.
-pub fn decide_close(binding: &Binding, item: &ItemRecord) -> Option<Change> {
+/// Whether the window closing completes the item: a `window: true` item still pending, never
+/// failing, with at least one pass from every bound probe. Returns why.
+pub fn decide_close(binding: &Binding, item: &ItemRecord) -> Option<String> {
     if binding.pass != PassRule::Window || item.state != ItemState::Pending {
         return None;
     }
     let all_passed = binding.probes.iter().all(|p| item.tracks.get(p).is_some_and(|t| t.passes > 0));
-    if !all_passed {
-        return None;
-    }
-    Some(Change { from: ItemState::Pending, to: ItemState::Complete, message: "no failure across the window".into() })
+    all_passed.then(|| "no failure across the window".to_string())
 }
 
 /// The verdict a deployed release reaches now, if any: `(state, reason)`.

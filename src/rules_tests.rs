@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::FailRule;
 use crate::config::Phase;
+use crate::transition::Cause;
 use chrono::TimeZone;
 use std::time::Duration;
 
@@ -24,8 +25,7 @@ fn item() -> ItemRecord {
         item_id: "i".into(),
         state: ItemState::Pending,
         since: t(0),
-        by: None,
-        note: None,
+        cause: Cause::Created,
         evidence: None,
         tracks: Default::default(),
         ever_complete: false,
@@ -34,6 +34,13 @@ fn item() -> ItemRecord {
 
 fn t(s: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(s)
+}
+
+/// One result, with what the rules decide applied through the transition table.
+fn step(b: &Binding, it: &mut ItemRecord, st: Status, at: DateTime<Utc>) {
+    if let Some((met, why)) = observe(b, it, "p", st, at) {
+        crate::transition::apply_item(it, true, Cause::Rule { met, probe: Some("p".into()) }, why, None, at).unwrap();
+    }
 }
 
 /// Feed a sequence of results (P/F/E, one per 10 s) and collect the state after each.
@@ -47,7 +54,7 @@ fn run(b: &Binding, seq: &str) -> Vec<ItemState> {
                 'F' => Status::Fail,
                 _ => Status::Error,
             };
-            observe(b, &mut it, "p", st, t(i as i64 * 10));
+            step(b, &mut it, st, t(i as i64 * 10));
             it.state
         })
         .collect()
@@ -117,8 +124,8 @@ fn manual_and_waived_never_move() {
 fn action_items_never_tick_by_rule() {
     let mut b = binding(PassRule::Consecutive(1), 1);
     b.probes.clear();
-    let mut it = item();
-    assert_eq!(evaluate_item(&b, &mut it, t(0)), None);
+    let it = item();
+    assert_eq!(decide_item(&b, &it, t(0)), None);
     assert_eq!(it.state, ItemState::Pending);
 }
 
@@ -126,16 +133,15 @@ fn action_items_never_tick_by_rule() {
 fn window_item_closes() {
     let b = binding(PassRule::Window, 3);
     let mut it = item();
-    assert_eq!(close_window(&b, &mut it, t(0)), None, "no pass yet");
-    observe(&b, &mut it, "p", Status::Pass, t(1));
-    let c = close_window(&b, &mut it, t(2)).unwrap();
-    assert_eq!(c.to, ItemState::Complete);
+    assert_eq!(decide_close(&b, &it), None, "no pass yet");
+    step(&b, &mut it, Status::Pass, t(1));
+    assert_eq!(decide_close(&b, &it).as_deref(), Some("no failure across the window"));
     let mut failing = item();
     for i in 0..3 {
-        observe(&b, &mut failing, "p", Status::Fail, t(i));
+        step(&b, &mut failing, Status::Fail, t(i));
     }
     assert_eq!(failing.state, ItemState::Failing);
-    assert_eq!(close_window(&b, &mut failing, t(9)), None);
+    assert_eq!(decide_close(&b, &failing), None);
 }
 
 fn release(regressed: bool) -> Release {

@@ -183,14 +183,14 @@ async fn a_write_slower_than_the_request_timeout_is_answered_with_its_commit() {
             .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     });
-    // Meanwhile a read that needs the store is cut off after request_timeout, with JSON.
-    let cut = wait_for("a read cut off by request_timeout", SOON, || async {
+    // Meanwhile reads that need the store are still answered: they use their own read-only
+    // connections and never queue behind the writer. (The 503 cut-off of a slow read is a unit
+    // test in src/api/guard.rs.)
+    for _ in 0..3 {
         let (code, body) = d.get("/api/v1/outbox").await;
-        if code == 503 { Ok(body) } else { Err(format!("{code} {body}")) }
-    })
-    .await;
-    let err: Value = serde_json::from_str(&cut).unwrap_or_else(|e| panic!("503 is not JSON ({e}): {cut}"));
-    assert!(err["error"].as_str().is_some_and(|m| m.contains("request_timeout")), "{err}");
+        assert_eq!(code, 200, "a read while the store's write lock is held: {body}");
+    }
+    assert!(!create.is_finished(), "the write waits for the lock");
     // Keep the write waiting well past request_timeout (300 ms), then let it commit.
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     db.execute_batch("ROLLBACK").unwrap();

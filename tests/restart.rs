@@ -61,8 +61,8 @@ async fn restart_keeps_everything(stop: impl FnOnce(&mut Daemon)) {
     assert_eq!(item_facts(&after), item_facts(&before), "item states, by, note and evidence survive");
     let smoke = item(&after, SMOKE);
     assert_eq!(
-        (&smoke["state"], &smoke["by"], &smoke["evidence"]["probe"]),
-        (&json!("complete"), &json!("shipwatch"), &json!("health"))
+        (&smoke["state"], &smoke["cause"]["kind"], &smoke["by"], &smoke["evidence"]["probe"]),
+        (&json!("complete"), &json!("rule"), &Value::Null, &json!("health"))
     );
     let manual = item(&after, ROLLBACK_DOC);
     assert_eq!((&manual["state"], &manual["by"]), (&json!("complete"), &json!("carol")));

@@ -194,14 +194,43 @@ pub async fn no_body(req: Request, next: Next) -> Response {
 
 /// Reads (and the probes) are answered 503 after `server.request_timeout`.
 pub async fn read_deadline(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = st.limits.request_timeout;
-    match tokio::time::timeout(limit, next.run(req)).await {
+    within(st.limits.request_timeout, next.run(req)).await
+}
+
+/// `answer`, or a JSON 503 with `Retry-After` when it takes longer than `limit`.
+async fn within(limit: Duration, answer: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(limit, answer).await {
         Ok(resp) => resp,
         Err(_) => {
             let msg = format!("the request took longer than server.request_timeout ({}); try again", human(limit));
             let mut r = ApiError(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn slow(d: Duration) -> Response {
+        tokio::time::sleep(d).await;
+        StatusCode::OK.into_response()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_is_cut_off_after_the_request_timeout_with_json() {
+        let limit = Duration::from_millis(300);
+        for (took, want) in [(Duration::from_millis(299), 200), (Duration::from_secs(30), 503)] {
+            let r = within(limit, slow(took)).await;
+            assert_eq!(r.status().as_u16(), want, "a read taking {took:?}");
+            if want == 503 {
+                assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+                let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert!(v["error"].as_str().unwrap().contains("server.request_timeout (300ms)"), "{v}");
+            }
         }
     }
 }

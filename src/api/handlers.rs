@@ -84,11 +84,11 @@ pub async fn results(
             }
         },
     };
-    Ok(Json(st.engine.results(&id, q.probe.as_deref(), limit)?).into_response())
+    Ok(Json(st.engine.results(&id, q.probe.as_deref(), limit).await?).into_response())
 }
 
 pub async fn history(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.engine.history(&id)?).into_response())
+    Ok(Json(st.engine.history(&id).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -133,7 +133,7 @@ pub async fn waive(
 }
 
 pub async fn ready(State(st): State<AppState>) -> Response {
-    if st.engine.ready() {
+    if st.engine.ready().await {
         (StatusCode::OK, "shipwatch is ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shipwatch is not ready: the store is not writable\n").into_response()
@@ -153,10 +153,7 @@ pub async fn report(
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}; use ?format=json|md")))?;
-    let engine = st.engine.clone();
-    let report = tokio::task::spawn_blocking(move || engine.report(&id))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let report = st.engine.report(&id).await?;
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(report).into_response()),
         Some("md") | Some("markdown") => {
@@ -169,10 +166,7 @@ pub async fn report(
 
 /// `GET /api/v1/outbox`: notifications waiting for delivery and dead letters.
 pub async fn outbox(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let engine = st.engine.clone();
-    let rows = tokio::task::spawn_blocking(move || engine.outbox())
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let rows = st.engine.outbox().await?;
     Ok(Json(rows).into_response())
 }
 

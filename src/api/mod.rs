@@ -60,6 +60,7 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(_) => StatusCode::CONFLICT,
             EngineError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(code, e.to_string())
     }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::Inner;
+use super::settle::Step;
 use crate::notify::{self, DeliveryError};
-use crate::probe::Evidence;
 use crate::store::{Batch, OutboxRecord};
+use crate::transition::Cause;
 
 /// Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s ... capped at 5 min, ±20% jitter.
 pub(crate) fn backoff(attempts: u32) -> Duration {
@@ -45,17 +46,28 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
                 Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the outbox"),
                 _ => {}
             }
+
             // Sleep until the earliest retry is due (or new notifications wake us), at most
-            // five minutes, so idle daemons (and paused-time tests) do not spin.
-            let mut wait = Duration::from_secs(300);
-            if let Ok(all) = inner.store.outbox() {
-                let pending: Vec<&OutboxRecord> = all.iter().filter(|r| !r.dead).collect();
-                inner.metrics.set_outbox_depth(pending.len() as i64);
-                let now = inner.clock.now();
-                if let Some(next) = pending.iter().map(|r| r.next_at).min() {
-                    wait = wait.min((next - now).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50)));
+            // five minutes, so idle daemons (and paused-time tests) do not spin; a store that
+            // cannot be read is asked again in five seconds.
+            let stats = {
+                let i = inner.clone();
+                tokio::task::spawn_blocking(move || i.store.outbox_stats()).await
+            };
+            let wait = match stats {
+                Ok(Ok((pending, next))) => {
+                    inner.metrics.set_outbox_depth(pending as i64);
+                    let now = inner.clock.now();
+                    next.map(|n| (n - now).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50)))
+                        .unwrap_or(Duration::from_secs(300))
+                        .min(Duration::from_secs(300))
                 }
-            }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read the outbox");
+                    Duration::from_secs(5)
+                }
+                Err(_) => Duration::from_secs(5),
+            };
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = inner.outbox_wake.notified() => {}
@@ -75,7 +87,7 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
         let Some(receiver) = cfg.notify.get(&rec.receiver).cloned() else {
             rec.dead = true;
             rec.last_error = Some(format!("receiver '{}' is no longer configured", rec.receiver));
-            finish_failed(&inner, rec);
+            finish_failed(&inner, rec).await;
             return;
         };
         let r = match tokio::time::timeout(
@@ -93,33 +105,17 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
     match result {
         Ok(d) => {
             tracing::info!(receiver = %rec.receiver, key = %rec.key, status = d.status, event = rec.notification.event.kind.as_str(), "notification delivered");
-            let id = rec.id;
-            let release = rec.release_id();
-            let action = rec.action_item.clone();
-            let receiver_name = rec.receiver.clone();
             let i = inner.clone();
-            let res = tokio::task::spawn_blocking(move || {
-                i.mutate(&release, |_, rel, now, fx| {
-                    fx.delivered.push(id);
-                    if let Some(item) = action.as_deref() {
-                        let how = if d.status == 0 { d.detail.clone() } else { format!("HTTP {}", d.status) };
-                        let message =
-                            format!("delivered to {receiver_name} ({how}) at {}", now.format("%Y-%m-%d %H:%M:%S UTC"));
-                        let evidence = Evidence {
-                            message,
-                            status_code: Some(d.status),
-                            target: Some(receiver_name.clone()),
-                            ..Default::default()
-                        };
-                        super::settle::tick_action(rel, item, evidence, now, fx);
-                    }
-                    Ok(())
-                })
-            })
-            .await;
-            if !matches!(res, Ok(Ok(()))) {
-                // The release is gone (or the store failed): still remove the row.
-                let _ = inner.store.apply(&Batch { delivered: vec![id], ..Default::default() });
+            let stored = tokio::task::spawn_blocking(move || i.delivered(&rec, &d)).await;
+            if !matches!(stored, Ok(Ok(()))) {
+                // Sent but not recorded: the row stays and will be sent again (at least once,
+                // with the same idempotency key); the store failure turned /-/ready to 503.
+                let why = match stored {
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                    Ok(Ok(())) => String::new(),
+                };
+                tracing::error!(error = %why, "a delivered notification could not be recorded; it will be sent again");
             }
         }
         Err(e) => {
@@ -133,7 +129,7 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
             } else {
                 tracing::warn!(receiver = %rec.receiver, key = %rec.key, attempts = rec.attempts, error = %e, "delivery failed; will retry");
             }
-            finish_failed(&inner, rec);
+            finish_failed(&inner, rec).await;
         }
     }
 }
@@ -179,9 +175,44 @@ async fn rollback(
     }
 }
 
-fn finish_failed(inner: &Inner, rec: OutboxRecord) {
-    if let Err(e) = inner.store.outbox_update(&rec) {
-        tracing::warn!(error = %e, key = %rec.key, "cannot record the failed attempt");
+/// Record a failed attempt (off the async workers). If even that cannot be stored, the row
+/// keeps its previous schedule and is tried again: say so loudly.
+async fn finish_failed(inner: &Arc<Inner>, rec: OutboxRecord) {
+    let i = inner.clone();
+    let key = rec.key.clone();
+    let r = tokio::task::spawn_blocking(move || i.write_outbox_update(&rec)).await;
+    if !matches!(r, Ok(Ok(()))) {
+        tracing::error!(key = %key, "cannot record a failed delivery attempt; it will be retried as if it had not happened");
+    }
+}
+
+impl Inner {
+    /// A notification was delivered: remove its row and, for an action item, tick it — one
+    /// change through the commit path. A row whose release is gone is still removed.
+    fn delivered(self: &Arc<Self>, rec: &OutboxRecord, d: &notify::Delivered) -> Result<(), super::EngineError> {
+        let release = rec.release_id();
+        let mut txn = self.txn();
+        if !txn.has(&release) {
+            txn.extra().delivered.push(rec.id);
+            return txn.commit();
+        }
+        let (cfg, now) = (txn.cfg.clone(), txn.now);
+        let (rel, fx) = txn.rel(&release)?;
+        fx.delivered.push(rec.id);
+        if let Some(item) = rec.action_item.as_deref() {
+            let how = if d.status == 0 { d.detail.clone() } else { format!("HTTP {}", d.status) };
+            let message = format!("delivered to {} ({how}) at {}", rec.receiver, now.format("%Y-%m-%d %H:%M:%S UTC"));
+            let cause = Cause::Action { event: rec.notification.event.kind, receiver: Some(rec.receiver.clone()) };
+            let step = Step::action(cause, message, Some(d.status));
+            let _ = super::settle::move_item(&cfg, rel, item, step, now, fx);
+        }
+        txn.settle(&release, true)?;
+        txn.commit()
+    }
+
+    /// Store a failed attempt's bookkeeping (attempts, next try, dead) through the writer.
+    fn write_outbox_update(&self, rec: &OutboxRecord) -> Result<(), crate::store::StoreError> {
+        self.write(&Batch { outbox_updates: vec![rec.clone()], ..Default::default() })
     }
 }
 

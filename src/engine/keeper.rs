@@ -74,6 +74,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
         }
         let (inner, name, token) = (inner.clone(), name.clone(), inner.shutdown.clone());
         inner.clone().tracker.spawn(async move {
+            let mut kept = Kept::default();
             loop {
                 let settings = inner.config().notify.get(&name).and_then(|r| alertmanager::settings(&r.kind));
                 let Some(settings) = settings else {
@@ -81,7 +82,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
                     inner.keepers.lock().unwrap_or_else(|e| e.into_inner()).remove(&name);
                     return;
                 };
-                round(&inner, &name, &settings).await;
+                round(&inner, &name, &settings, &mut kept).await;
                 tokio::select! {
                     _ = token.cancelled() => return,
                     _ = tokio::time::sleep(settings.interval) => {}
@@ -91,25 +92,58 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
     }
 }
 
-async fn round(inner: &Arc<Inner>, name: &str, s: &Settings) {
+/// What a keeper sent, kept in memory as well as in the store: a store that fails to save it
+/// never makes the keeper forget an alert it must resolve later.
+#[derive(Default)]
+struct Kept {
+    /// None until read from the store (a keeper that cannot read it does not push anything:
+    /// assuming "nothing sent" would leave earlier alerts firing forever).
+    sent: Option<BTreeMap<String, Sent>>,
+    /// `sent` changed and is not stored yet.
+    unsaved: bool,
+}
+
+async fn round(inner: &Arc<Inner>, name: &str, s: &Settings, kept: &mut Kept) {
     let cfg = inner.config();
     let Some(receiver) = cfg.notify.get(name) else { return };
     let Some(src) = inner.rt().sources.get(&s.source).cloned() else { return };
     let key = format!("alertmanager:{name}");
-    let prev: BTreeMap<String, Sent> =
-        inner.store.state_get(&key).ok().flatten().and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
-    let want = desired(inner, &cfg, receiver, s);
-    let (payload, next) = alertmanager::plan(&prev, &want, inner.clock.now(), s.interval, s.resolve_for);
-    if payload.is_empty() && next == prev {
-        return;
-    }
-    match alertmanager::post(&src, &payload).await {
-        Ok(_) => {
-            let json = serde_json::to_string(&next).unwrap_or_default();
-            if let Err(e) = inner.store.state_put(&key, &json) {
-                tracing::warn!(receiver = name, error = %e, "cannot store the alerts sent");
+    if kept.sent.is_none() {
+        let k = key.clone();
+        match inner.blocking(move |i| Ok(i.store.state_get(&k)?)).await {
+            Ok(blob) => {
+                let parsed = blob.map(|v| serde_json::from_str(&v)).transpose().unwrap_or_else(|e| {
+                    tracing::error!(receiver = name, error = %e, "stored alerts unreadable; starting from none");
+                    None
+                });
+                kept.sent = Some(parsed.unwrap_or_default());
+            }
+            Err(e) => {
+                tracing::warn!(receiver = name, error = %e, "cannot read the alerts sent; keeper waits for the store");
+                return;
             }
         }
-        Err(e) => tracing::debug!(receiver = name, error = %e, "alert push failed; retrying next round"),
+    }
+    let prev = kept.sent.clone().unwrap_or_default();
+    let want = desired(inner, &cfg, receiver, s);
+    let (payload, next) = alertmanager::plan(&prev, &want, inner.clock.now(), s.interval, s.resolve_for);
+    if !payload.is_empty() || next != prev {
+        match alertmanager::post(&src, &payload).await {
+            Ok(_) => {
+                kept.sent = Some(next);
+                kept.unsaved = true;
+            }
+            Err(e) => tracing::debug!(receiver = name, error = %e, "alert push failed; retrying next round"),
+        }
+    }
+    if kept.unsaved {
+        let json = serde_json::to_string(kept.sent.as_ref().unwrap_or(&BTreeMap::new())).unwrap_or_default();
+        let batch = crate::store::Batch { state: vec![(key, json)], ..Default::default() };
+        match inner.blocking(move |i| Ok(i.write(&batch)?)).await {
+            Ok(()) => kept.unsaved = false,
+            Err(e) => {
+                tracing::error!(receiver = name, error = %e, "cannot store the alerts sent; kept in memory, retrying")
+            }
+        }
     }
 }

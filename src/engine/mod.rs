@@ -14,6 +14,7 @@ pub mod report;
 mod route;
 mod runner;
 mod settle;
+mod txn;
 mod view;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,9 @@ pub enum EngineError {
     Invalid { field: String, message: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A bug: a task panicked or was cancelled. Nothing half-done is visible (see `txn.rs`).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// In-memory state of one release. Item records and results sit behind `Arc`s so a copy of
@@ -69,9 +73,9 @@ impl Rel {
 pub(crate) struct Inner {
     config: RwLock<Arc<Config>>,
     store: Arc<dyn Store>,
-    /// The writers' copy of every release. Held for a whole mutation (change, settle, write),
-    /// so mutations of the store and of this map happen in one order.
-    work: Mutex<BTreeMap<String, Rel>>,
+    /// The writers' copy of every release. Held for a whole change ([`txn::Txn`]: change,
+    /// settle, write, publish), so changes of the store and of this map happen in one order.
+    work: Mutex<txn::Work>,
     /// What readers see: the last stored state of every release, as immutable snapshots.
     /// Replaced per release after each successful write; readers never wait for a write.
     published: RwLock<BTreeMap<String, Arc<Rel>>>,
@@ -148,9 +152,12 @@ impl Engine {
         self.0.events.subscribe()
     }
 
-    /// Ready: the store answers and the last write succeeded.
-    pub fn ready(&self) -> bool {
-        self.0.store_ok.load(Ordering::Relaxed) && self.0.store.ping().is_ok() && !self.0.shutdown.is_cancelled()
+    /// Ready: the store answers (asked on the blocking pool) and the last write succeeded.
+    pub async fn ready(&self) -> bool {
+        if !self.0.store_ok.load(Ordering::Relaxed) || self.0.shutdown.is_cancelled() {
+            return false;
+        }
+        self.0.blocking(|i| Ok(i.store.ping()?)).await.is_ok()
     }
 
     /// Tell the engine where the API listens (for links when `server.external_url` is unset).
@@ -184,6 +191,15 @@ impl Engine {
 }
 
 impl Inner {
+    /// Run `f` (store calls) on the blocking pool: never on an async worker.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Arc<Inner>) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let inner = self.clone();
+        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
     pub(crate) fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -204,9 +220,27 @@ impl Inner {
         self.published.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The writers' copies; hold the guard for the whole mutation.
-    pub(crate) fn work(&self) -> MutexGuard<'_, BTreeMap<String, Rel>> {
-        self.work.lock().unwrap_or_else(|e| e.into_inner())
+    /// The writers' copies; hold the guard for the whole change (see [`txn::Txn`]).
+    ///
+    /// A change that panics leaves the lock poisoned. Its `Txn` has already put back the
+    /// releases it touched; every copy is resynchronized from the published snapshots anyway
+    /// (the last stored state) before the lock is used again, and the poison is cleared.
+    pub(crate) fn work(&self) -> MutexGuard<'_, txn::Work> {
+        match self.work.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                let published = self.state();
+                g.retain(|id, _| published.contains_key(id));
+                for (id, snap) in published.iter() {
+                    g.insert(id.clone(), (**snap).clone());
+                }
+                drop(published);
+                self.work.clear_poison();
+                tracing::error!("a change panicked; working copies restored from the last stored state");
+                g
+            }
+        }
     }
 
     /// Make `rel` (just stored) what readers see; `seen`: a state people see changed.
@@ -218,11 +252,11 @@ impl Inner {
         }
     }
 
-    /// Undo unstored changes to `rel`: back to what was last published.
-    pub(crate) fn restore(&self, rel: &mut Rel) {
-        if let Some(snap) = self.state().get(&rel.release.id) {
-            *rel = (**snap).clone();
-        }
+    /// Swap in a reloaded config and its probe runtime (called by the commit of a reload, under
+    /// the writers' lock, so no change sees the new config with the old bindings or back).
+    pub(crate) fn swap_config(&self, cfg: Arc<Config>, rt: Runtime) {
+        *self.rt.write().unwrap_or_else(|e| e.into_inner()) = rt;
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = cfg;
     }
 
     /// Write `batch`; remember whether the store is healthy.
@@ -253,3 +287,5 @@ impl Inner {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod txn_tests;

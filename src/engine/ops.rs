@@ -1,7 +1,7 @@
 //! Engine operations: recovering state at start, creating and deploying releases, ticks and
-//! waivers. Every mutation goes through [`Inner::mutate`]: change the working copy, write the
-//! batch, then publish the copy and announce its events (probe results take the same steps in
-//! groups, in `record.rs`).
+//! waivers. Every one is a [`super::txn::Txn`]: change the working copies through the
+//! transition table, settle, then commit (write, publish, announce). Probe results take the
+//! same path in groups (`record.rs`), reloads in `reload.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,14 +10,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::settle::{self, Effects};
-use super::{Engine, EngineError, Inner, Rel, runner};
+use super::settle::{self, Effects, Step};
+use super::{Engine, EngineError, Inner, Rel};
 use crate::checklist::slug;
 use crate::config::{Config, Window};
-use crate::event::EventKind;
 use crate::probe::{Dur, Evidence};
-use crate::release::{HistoryRecord, ItemEvidence, ItemRecord, ItemState, Release, ReleaseState};
-use crate::rules::Change;
+use crate::release::{ItemEvidence, ItemRecord, ReleaseSpec};
+use crate::transition::{self, Cause};
+use crate::validate;
 
 /// Body of `POST /api/v1/releases`.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -47,95 +47,75 @@ fn invalid(field: &str, message: impl Into<String>) -> EngineError {
     EngineError::Invalid { field: field.into(), message: message.into() }
 }
 
-fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+/:@".contains(c))
+/// A field checked by `crate::validate`, as a 422 naming it.
+fn checked(field: &str, r: Result<(), String>) -> Result<(), EngineError> {
+    r.map_err(|message| invalid(field, message))
 }
 
 /// Fresh item records for a release: automated items pending, the rest manual; items pre-ticked
 /// in the checklist start complete.
-pub(crate) fn initial_items(cfg: &Config, release_id: &str, now: DateTime<Utc>) -> BTreeMap<String, ItemRecord> {
+pub(crate) fn initial_items(cfg: &Config, release_id: &str, now: DateTime<Utc>) -> BTreeMap<String, Arc<ItemRecord>> {
     cfg.checklist
         .items
         .iter()
         .map(|it| {
-            let bound = cfg.is_bound(&it.id);
-            let (state, by) = match (it.checked, bound) {
-                (true, _) => (ItemState::Complete, Some("checklist".to_string())),
-                (false, true) => (ItemState::Pending, None),
-                (false, false) => (ItemState::Manual, None),
-            };
-            let rec = ItemRecord {
-                release_id: release_id.to_string(),
-                item_id: it.id.clone(),
-                state,
-                since: now,
-                by,
-                note: it.checked.then(|| "pre-ticked in the checklist".to_string()),
-                evidence: None,
-                tracks: Default::default(),
-                ever_complete: it.checked,
-            };
-            (it.id.clone(), rec)
+            let rec = transition::new_item(release_id, &it.id, cfg.is_bound(&it.id), it.checked, now);
+            (it.id.clone(), Arc::new(rec))
         })
         .collect()
 }
 
+/// Bring an active release in line with the config in force: records for checklist items it
+/// lacks, and items whose binding changed move between manual and pending (with history and
+/// an `item.rebound` event). `why` says what changed the config (a reload, a restart).
+pub(crate) fn reconcile(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects, why: &str) {
+    if !rel.release.state.is_active() {
+        return;
+    }
+    for it in &cfg.checklist.items {
+        if !rel.items.contains_key(&it.id) {
+            let rec = transition::new_item(&rel.release.id, &it.id, cfg.is_bound(&it.id), it.checked, now);
+            rel.items.insert(it.id.clone(), Arc::new(rec));
+            fx.items.insert(it.id.clone());
+        }
+    }
+    let ids: Vec<String> = rel.items.keys().cloned().collect();
+    for id in ids {
+        let bound = cfg.is_bound(&id);
+        let message = if bound { format!("probes bound by {why}") } else { format!("probes unbound by {why}") };
+        let step = Step { cause: Cause::Rebind { bound }, message, evidence: None };
+        let _ = settle::move_item(cfg, rel, &id, step, now, fx);
+    }
+}
+
+/// "no release 'x'" with the nearest existing id, if one is close.
+pub(crate) fn no_release<'a>(id: &str, ids: impl IntoIterator<Item = &'a String>) -> EngineError {
+    let hint = crate::config::error::nearest(id, ids.into_iter().map(String::as_str));
+    EngineError::NotFound(format!(
+        "no release '{id}'{}",
+        hint.map(|h| format!("; did you mean '{h}'? (list releases with GET /api/v1/releases)")).unwrap_or_default()
+    ))
+}
+
 impl Inner {
-    /// Run `f` on the working copy of release `id`, settle it, store the changes, then publish
-    /// them; on any error the copy goes back to what was last stored.
+    /// Run `f` on the working copy of release `id`, settle it and commit; on any error the copy
+    /// goes back to what was last stored.
     pub(crate) fn mutate<T>(
-        &self,
+        self: &Arc<Self>,
         id: &str,
         f: impl FnOnce(&Config, &mut Rel, DateTime<Utc>, &mut Effects) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
-        let cfg = self.config();
-        let now = self.clock.now();
-        let mut work = self.work();
-        let rel = work.get_mut(id).ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
-        let was_active = rel.release.state.is_active();
-        let mut fx = Effects::default();
-        let res = f(&cfg, rel, now, &mut fx).and_then(|out| {
-            settle::settle(&cfg, rel, now, &mut fx, true);
-            self.route(&cfg, rel, now, &mut fx);
-            self.write(&fx.batch(rel))?;
-            Ok(out)
-        });
-        let out = match res {
-            Ok(out) => out,
-            Err(e) => {
-                self.restore(rel);
-                return Err(e);
-            }
-        };
-        let closed = was_active && !rel.release.state.is_active();
-        self.publish(rel, fx.seen());
-        drop(work);
-        if !fx.outbox.is_empty() {
-            self.outbox_wake.notify_one();
-        }
-        if closed {
-            self.stop_release(id);
-        }
-        self.emit(fx.events);
+        let mut txn = self.txn();
+        let (cfg, now) = (txn.cfg.clone(), txn.now);
+        let (rel, fx) = txn.rel(id)?;
+        let out = f(&cfg, rel, now, fx)?;
+        txn.settle(id, true)?;
+        txn.commit()?;
         Ok(out)
     }
 
-    /// Queue notifications for the events in `fx` (with the final report on a verdict).
-    pub(crate) fn route(&self, cfg: &Config, rel: &Rel, now: DateTime<Utc>, fx: &mut Effects) {
-        if fx.events.is_empty() || (cfg.notify.is_empty() && cfg.rollback.is_none()) {
-            return;
-        }
-        let verdict = fx.events.iter().any(|e| matches!(e.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed));
-        let report = verdict.then(|| {
-            let mut h = self.store.history(&rel.release.id).unwrap_or_default();
-            h.extend(fx.history.iter().cloned());
-            super::report::build(cfg, rel, &h, now)
-        });
-        fx.outbox.extend(super::route::route(cfg, &self.base_url(cfg), rel, &fx.events, now, report.as_ref()));
-    }
-
     /// Re-evaluate a release as time passes (window timers).
-    pub(crate) fn evaluate(&self, id: &str) {
+    pub(crate) fn evaluate(self: &Arc<Self>, id: &str) {
         if let Err(e) = self.mutate(id, |_, _, _, _| Ok(())) {
             tracing::warn!(release = id, error = %e, "evaluation not stored");
         }
@@ -143,66 +123,54 @@ impl Inner {
 }
 
 impl Engine {
-    /// Load every release from the store, add records for checklist items new since, and
-    /// resume watching active releases (closing windows that ended while we were down).
+    /// Load every release from the store, bring active ones in line with the config (new
+    /// checklist items, changed bindings), settle them (closing windows that ended while we
+    /// were down) and resume watching them: one transaction.
     pub(crate) fn recover(&self) -> Result<(), EngineError> {
         let inner = &self.0;
-        let cfg = inner.config();
-        let now = inner.clock.now();
+        let mut txn = inner.txn();
+        let (cfg, now) = (txn.cfg.clone(), txn.now);
         let mut active = vec![];
         for release in inner.store.releases()? {
-            let mut items: BTreeMap<String, Arc<ItemRecord>> =
-                inner.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), Arc::new(i))).collect();
-            let mut added = vec![];
-            for (k, v) in initial_items(&cfg, &release.id, now) {
-                if !items.contains_key(&k) && release.state.is_active() {
-                    added.push(v.clone());
-                    items.insert(k, Arc::new(v));
-                }
-            }
+            let items = inner.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), Arc::new(i))).collect();
             let mut last = BTreeMap::new();
             for r in inner.store.results(&release.id, None, 200)?.into_iter().rev() {
                 last.insert(r.probe.clone(), Arc::new(r));
             }
-            if !added.is_empty() {
-                inner.write(&crate::store::Batch { items: added, ..Default::default() })?;
+            let mut rel = Rel { release, items, last };
+            let mut fx = Effects::default();
+            reconcile(&cfg, &mut rel, now, &mut fx, "a config change while shipwatch was down");
+            if rel.release.state.is_active() {
+                active.push(rel.release.id.clone());
             }
-            if release.state.is_active() {
-                active.push(release.id.clone());
-            }
-            let rel = Rel { release, items, last };
-            inner.publish(&rel, true);
-            inner.work().insert(rel.release.id.clone(), rel);
+            txn.insert(rel, fx);
         }
-        tracing::info!(releases = inner.state().len(), active = active.len(), "state recovered from store");
-        for id in active {
-            inner.evaluate(&id);
-            runner::start_release(&self.0, &id);
+        for id in &active {
+            txn.settle(id, true)?;
+            txn.restart(id);
         }
+        let total = txn.ids().len();
+        txn.commit()?;
+        tracing::info!(releases = total, active = active.len(), "state recovered from store");
         Ok(())
     }
 
     /// Start watching a new release.
     pub fn create_release(&self, req: NewRelease) -> Result<super::ReleaseView, EngineError> {
         let inner = &self.0;
-        let cfg = inner.config();
-        let now = inner.clock.now();
-        if !valid_name(&req.service) {
-            return Err(invalid("service", "must be 1-128 characters of letters, digits and . _ - + / : @"));
-        }
-        if !valid_name(&req.version) {
-            return Err(invalid("version", "must be 1-128 characters of letters, digits and . _ - + / : @"));
-        }
+        // Release fields end up in probe URLs, commands, queries and ids: validated here.
+        checked("service", validate::service(&req.service))?;
+        checked("version", validate::version(&req.version))?;
         let environment = req.environment.clone().unwrap_or_else(|| "production".into());
-        if !valid_name(&environment) {
-            return Err(invalid("environment", "must be 1-128 characters of letters, digits and . _ - + / : @"));
-        }
+        checked("environment", validate::environment(&environment))?;
         if req.planned && req.deployed_at.is_some() {
             return Err(invalid(
                 "deployed_at",
                 "a planned release has no deployed_at yet; deploy it with POST .../deploy",
             ));
         }
+        let mut txn = inner.txn();
+        let (cfg, now) = (txn.cfg.clone(), txn.now);
         if let Some(d) = req.deployed_at
             && d > now + chrono::Duration::minutes(5)
         {
@@ -210,144 +178,93 @@ impl Engine {
         }
         let window = merge_window(cfg.window, req.window.as_ref())?;
         let base = format!("{}-{}", slug(&req.service), slug(&req.version));
-        let mut state = inner.work();
         let id = (1..)
             .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
-            .find(|c| !state.contains_key(c))
+            .find(|c| !txn.has(c))
             .unwrap_or(base);
-        let release = Release {
+        let spec = ReleaseSpec {
             id: id.clone(),
-            service: req.service.clone(),
-            version: req.version.clone(),
+            service: req.service,
+            version: req.version,
             environment,
-            state: if req.planned { ReleaseState::Planned } else { ReleaseState::Deployed },
-            created_at: now,
-            deployed_at: if req.planned { None } else { Some(req.deployed_at.unwrap_or(now)) },
+            deployed_at: req.deployed_at,
             window_min: window.min.0,
             window_max: window.max.0,
-            regressed: false,
-            closed_at: None,
-            reason: None,
         };
-        let items = initial_items(&cfg, &id, now).into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        let rel = Rel { items, release, last: BTreeMap::new() };
-        let history = HistoryRecord {
-            release_id: id.clone(),
-            item_id: None,
-            at: now,
-            from: String::new(),
-            to: rel.release.state.as_str().into(),
-            message: format!("release {} {} started", rel.release.service, rel.release.version),
-        };
-        let mut fx = Effects::default();
-        fx.event(&rel, EventKind::ReleaseStarted, None, None, now, format!("release {id} started"));
-        if rel.release.state == ReleaseState::Deployed {
-            fx.event(&rel, EventKind::ReleaseDeployed, None, None, now, format!("release {id} deployed"));
-        }
-        inner.route(&cfg, &rel, now, &mut fx);
-        let batch = crate::store::Batch {
-            releases: vec![rel.release.clone()],
-            items: rel.items.values().map(|i| (**i).clone()).collect(),
-            history: vec![history],
-            outbox: fx.outbox.clone(),
-            ..Default::default()
-        };
-        inner.write(&batch)?;
-        if !fx.outbox.is_empty() {
-            inner.outbox_wake.notify_one();
-        }
-        inner.publish(&rel, true);
-        state.insert(id.clone(), rel);
-        drop(state);
-        inner.emit(fx.events);
-        inner.evaluate(&id);
-        runner::start_release(inner, &id);
+        let (release, started) =
+            transition::new_release(spec, req.planned, now).map_err(|e| EngineError::Conflict(e.to_string()))?;
+        let items = initial_items(&cfg, &id, now);
+        let mut fx = Effects { items: items.keys().cloned().collect(), ..Default::default() };
+        let mut rel = Rel { items, release, last: BTreeMap::new() };
+        fx.changed(&mut rel, started, None);
+        txn.insert(rel, fx);
+        txn.settle(&id, true)?;
+        txn.restart(&id);
+        txn.commit()?;
         self.release(&id)
     }
 
     /// A planned release is deployed now: its window starts.
     pub fn deploy(&self, id: &str) -> Result<super::ReleaseView, EngineError> {
-        self.0.mutate(id, |_, rel, now, fx| {
-            if rel.release.state != ReleaseState::Planned {
-                return Err(EngineError::Conflict(format!(
-                    "release '{id}' is {}, not planned",
-                    rel.release.state.as_str()
-                )));
-            }
-            rel.release.state = ReleaseState::Deployed;
-            rel.release.deployed_at = Some(now);
-            fx.release_changed = true;
-            fx.event(rel, EventKind::ReleaseDeployed, None, None, now, format!("release {id} deployed"));
-            Ok(())
-        })?;
-        runner::start_release(&self.0, id);
+        let mut txn = self.0.txn();
+        let now = txn.now;
+        let (rel, fx) = txn.rel(id)?;
+        let h = transition::apply_release(&mut rel.release, Cause::Deploy, format!("release {id} deployed"), now)
+            .map_err(|e| EngineError::Conflict(format!("cannot deploy release '{id}': {e}")))?;
+        if let Some(h) = h {
+            fx.changed(rel, h, None);
+        }
+        txn.settle(id, true)?;
+        txn.restart(id);
+        txn.commit()?;
         self.release(id)
     }
 
-    /// A person ticks a manual item.
+    /// A person ticks a manual item. Ticking a complete item changes nothing (no event).
     pub fn tick(&self, id: &str, item: &str, by: &str, note: Option<String>) -> Result<super::ItemView, EngineError> {
-        if by.trim().is_empty() {
-            return Err(invalid("by", "say who ticks the item"));
+        checked("by", validate::person_text("by", by, validate::MAX_BY))?;
+        let note = note.filter(|n| !n.is_empty());
+        if let Some(n) = &note {
+            checked("note", validate::person_text("note", n, validate::MAX_NOTE))?;
         }
-        self.person(id, item, ItemState::Complete, by, note, |cfg, _rec| {
-            if cfg.is_bound(item) {
-                return Err(EngineError::Conflict(format!(
-                    "item '{item}' is automated: shipwatch ticks it when its evidence holds; use waive to override it"
-                )));
-            }
-            Ok(())
-        })
+        let message = format!("ticked by {by}{}", note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+        self.person(id, item, Cause::Tick { by: by.to_string(), note }, message)
     }
 
-    /// A person waives an item, with a reason.
+    /// A person waives an item, with a reason. Waiving a waived item changes nothing.
     pub fn waive(&self, id: &str, item: &str, by: &str, reason: &str) -> Result<super::ItemView, EngineError> {
-        if by.trim().is_empty() {
-            return Err(invalid("by", "say who waives the item"));
-        }
-        if reason.trim().is_empty() {
-            return Err(invalid("reason", "a waiver needs a reason"));
-        }
-        self.person(id, item, ItemState::Waived, by, Some(reason.to_string()), |_, _| Ok(()))
+        checked("by", validate::person_text("by", by, validate::MAX_BY))?;
+        checked("reason", validate::person_text("reason", reason, validate::MAX_NOTE))?;
+        let message = format!("waived by {by}: {reason}");
+        self.person(id, item, Cause::Waive { by: by.to_string(), reason: reason.to_string() }, message)
     }
 
-    fn person(
-        &self,
-        id: &str,
-        item: &str,
-        to: ItemState,
-        by: &str,
-        note: Option<String>,
-        check: impl FnOnce(&Config, &ItemRecord) -> Result<(), EngineError>,
-    ) -> Result<super::ItemView, EngineError> {
-        self.0.mutate(id, |cfg, rel, now, fx| {
-            let rec = rel.items.get_mut(item).ok_or_else(|| {
-                let hint = crate::config::error::nearest(item, cfg.checklist.items.iter().map(|i| i.id.as_str()));
-                EngineError::NotFound(format!(
-                    "no item '{item}' in release '{id}'{}",
-                    hint.map(|h| format!("; did you mean '{h}'?")).unwrap_or_default()
-                ))
-            })?;
-            check(cfg, rec)?;
-            let rec = std::sync::Arc::make_mut(rec);
-            let from = rec.state;
-            rec.state = to;
-            rec.since = now;
-            rec.by = Some(by.to_string());
-            rec.note = note.clone();
-            if to == ItemState::Complete {
-                rec.ever_complete = true;
-            }
-            let verb = if to == ItemState::Waived { "waived" } else { "ticked" };
-            let message = format!("{verb} by {by}{}", note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
-            let ev = ItemEvidence {
-                probe: None,
-                status: None,
-                evidence: Evidence { message: message.clone(), ..Default::default() },
-            };
-            settle::record_change(rel, item, None, Change { from, to, message }, Some(ev), now, fx);
-            Ok(())
+    /// A person's change of item `reference` (its id, or its exact text) of release `id`.
+    fn person(&self, id: &str, reference: &str, cause: Cause, message: String) -> Result<super::ItemView, EngineError> {
+        let item = self.0.mutate(id, |cfg, rel, now, fx| {
+            let item = resolve_item(cfg, rel, id, reference)?;
+            let evidence = Evidence { message: message.clone(), ..Default::default() };
+            let step = Step { cause, message, evidence: Some(ItemEvidence { probe: None, status: None, evidence }) };
+            settle::move_item(cfg, rel, &item, step, now, fx)
+                .map_err(|e| EngineError::Conflict(format!("cannot change item '{item}': {e}")))?;
+            Ok(item)
         })?;
-        self.item(id, item)
+        self.item(id, &item)
+    }
+}
+
+/// The item a person means: an item id of the release, or an item's exact text.
+fn resolve_item(cfg: &Config, rel: &Rel, release: &str, reference: &str) -> Result<String, EngineError> {
+    if rel.items.contains_key(reference) {
+        return Ok(reference.to_string());
+    }
+    match cfg.checklist.resolve(reference) {
+        Ok(it) if rel.items.contains_key(&it.id) => Ok(it.id.clone()),
+        Ok(_) => Err(EngineError::NotFound(format!("no item '{reference}' in release '{release}'"))),
+        Err(hint) => Err(EngineError::NotFound(format!(
+            "no item '{reference}' in release '{release}'{}",
+            hint.map(|h| format!("; did you mean '{h}'?")).unwrap_or_default()
+        ))),
     }
 }
 

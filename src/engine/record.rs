@@ -6,17 +6,15 @@
 //! until [`GROUP`] results), so at 500 results/s a transaction carries about 25 of them; a
 //! group that is already full when the recorder gets to it is written at once.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Inner;
-use super::settle::{self, Effects};
+use super::settle;
 use crate::probe::{Evidence, Outcome};
 use crate::release::ResultRecord;
-use crate::store::Batch;
 
 /// Results waiting to be stored before probe tasks wait to queue more (back-pressure).
 pub(crate) const QUEUE: usize = 4096;
@@ -53,15 +51,12 @@ impl Inner {
 
     /// Apply a group of results and store them in one transaction. Returns how many were
     /// stored (results for releases gone or closed are dropped).
-    pub(crate) fn record_group(&self, group: Vec<(String, String, Outcome, DateTime<Utc>)>) -> usize {
-        let cfg = self.config();
-        let now = self.clock.now();
-        let mut work = self.work();
-        let mut touched: BTreeMap<String, Effects> = BTreeMap::new();
+    pub(crate) fn record_group(self: &Arc<Self>, group: Vec<(String, String, Outcome, DateTime<Utc>)>) -> usize {
+        let mut txn = self.txn();
+        let cfg = txn.cfg.clone();
         let mut stored = 0;
         for (id, probe, outcome, at) in group {
-            let Some(rel) = work.get_mut(&id) else { continue };
-            if !rel.release.state.is_active() {
+            if !txn.is_active(&id) {
                 continue;
             }
             let evidence = Evidence {
@@ -70,49 +65,21 @@ impl Inner {
                 ..outcome.evidence
             };
             let r = ResultRecord { release_id: id.clone(), probe, at, status: outcome.status, evidence };
-            let mut fx = Effects::default();
-            settle::apply_result(&cfg, rel, r, &mut fx);
-            settle::settle(&cfg, rel, now, &mut fx, false);
-            self.route(&cfg, rel, now, &mut fx);
-            touched.entry(id).or_default().absorb(fx);
+            let settled = txn.rel(&id).map(|(rel, fx)| settle::apply_result(&cfg, rel, r, fx));
+            if let Err(e) = settled.and_then(|()| txn.settle(&id, false)) {
+                tracing::warn!(release = %id, error = %e, "results not recorded");
+                return 0;
+            }
             stored += 1;
         }
-        if touched.is_empty() {
+        if stored == 0 {
             return 0;
         }
-        let wake = touched.values().any(|fx| !fx.outbox.is_empty());
-        let mut batch = Batch::default();
-        for (id, fx) in &mut touched {
-            batch.extend(fx.batch(&work[id]));
-        }
-        if let Err(e) = self.write(&batch) {
-            for id in touched.keys() {
-                if let Some(rel) = work.get_mut(id) {
-                    self.restore(rel);
-                }
-            }
+        if let Err(e) = txn.commit() {
             tracing::warn!(results = stored, error = %e, "results not recorded");
             return 0;
         }
-        let mut closed = vec![];
-        for (id, fx) in &touched {
-            let rel = &work[id];
-            self.publish(rel, fx.seen());
-            if !rel.release.state.is_active() {
-                closed.push(id.clone());
-            }
-        }
-        drop(work);
         self.metrics.recorded(stored);
-        if wake {
-            self.outbox_wake.notify_one();
-        }
-        for id in closed {
-            self.stop_release(&id);
-        }
-        for fx in touched.into_values() {
-            self.emit(fx.events);
-        }
         stored
     }
 }

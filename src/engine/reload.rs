@@ -5,63 +5,37 @@
 
 use std::sync::Arc;
 
-use super::{Engine, EngineError, runner};
+use super::{Engine, EngineError};
 use crate::config::Config;
 use crate::probe::Runtime;
-use crate::release::ItemState;
 
 impl Engine {
-    /// Swap in `config` (already validated by `config::load`).
+    /// Swap in `config` (already validated by `config::load`): one change that rebinds every
+    /// active release and swaps the config at its commit, under the writers' lock, so no tick
+    /// or result is applied with the new config and the old bindings (or the reverse).
     pub fn reload(&self, config: Config) -> Result<(), EngineError> {
         let inner = &self.0;
         let sources = crate::probe::source::build_all(&config.sources, &config.dir())
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let config = Arc::new(config);
-        let now = inner.clock.now();
-        // New checklist items get records in every active release, written before the swap.
-        let mut added = vec![];
-        {
-            let mut work = inner.work();
-            for rel in work.values_mut().filter(|r| r.release.state.is_active()) {
-                for (k, v) in super::ops::initial_items(&config, &rel.release.id, now) {
-                    if let std::collections::btree_map::Entry::Vacant(slot) = rel.items.entry(k) {
-                        added.push(v.clone());
-                        slot.insert(Arc::new(v));
-                    }
-                }
-                // Items bound or unbound by the new config move between manual and pending;
-                // complete, failing, regressed and waived items keep their state.
-                for (k, rec) in rel.items.iter_mut() {
-                    let bound = config.is_bound(k);
-                    let to = match (rec.state, bound) {
-                        (ItemState::Manual, true) => ItemState::Pending,
-                        (ItemState::Pending, false) => ItemState::Manual,
-                        _ => continue,
-                    };
-                    let rec = Arc::make_mut(rec);
-                    rec.state = to;
-                    rec.since = now;
-                    added.push(rec.clone());
-                }
+        let rt = Runtime::with_sources(config.redactor.clone(), sources);
+        let mut txn = inner.txn();
+        txn.reload(config.clone(), rt);
+        let now = txn.now;
+        let mut active = 0;
+        for id in txn.ids() {
+            if !txn.is_active(&id) {
+                continue;
             }
-            let stored = inner.write(&crate::store::Batch { items: added.clone(), ..Default::default() });
-            for rel in work.values_mut().filter(|r| r.release.state.is_active()) {
-                match stored {
-                    Ok(()) => inner.publish(rel, true),
-                    Err(_) => inner.restore(rel),
-                }
-            }
-            stored?;
+            let (rel, fx) = txn.rel(&id)?;
+            super::ops::reconcile(&config, rel, now, fx, "a reload");
+            txn.settle(&id, true)?;
+            txn.restart(&id);
+            active += 1;
         }
-        *inner.rt.write().unwrap_or_else(|e| e.into_inner()) = Runtime::with_sources(config.redactor.clone(), sources);
-        *inner.config.write().unwrap_or_else(|e| e.into_inner()) = config;
-        let active: Vec<String> =
-            inner.state().values().filter(|r| r.release.state.is_active()).map(|r| r.release.id.clone()).collect();
-        for id in &active {
-            runner::start_release(inner, id);
-        }
+        txn.commit()?;
         super::keeper::spawn(inner);
-        tracing::info!(releases = active.len(), new_items = added.len(), "config reloaded");
+        tracing::info!(releases = active, "config reloaded");
         Ok(())
     }
 

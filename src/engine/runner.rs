@@ -144,16 +144,23 @@ async fn window_timer(inner: Arc<Inner>, release: Release, token: CancellationTo
     }
 }
 
-/// Hourly retention pruning of old results.
+/// Hourly retention: the store deletes what is older than `storage.retention` (results,
+/// closed releases with their items and history, delivered keys, dead letters), and closed
+/// releases it deleted leave memory too. Runs on the blocking pool.
 pub(crate) fn spawn_housekeeping(inner: &Arc<Inner>) {
     let inner = inner.clone();
     let token = inner.shutdown.clone();
     inner.clone().tracker.spawn(async move {
         loop {
-            let cfg = inner.config();
-            let before = inner.clock.now() - chrono::Duration::from_std(cfg.storage.retention.0).unwrap_or_default();
-            match inner.store.prune_results(before) {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned results past retention"),
+            match inner.blocking(|i| i.housekeeping()).await {
+                Ok(p) if p.total() > 0 => tracing::info!(
+                    results = p.results,
+                    releases = p.releases,
+                    history = p.history,
+                    delivered = p.delivered,
+                    dead_letters = p.dead_letters,
+                    "pruned rows past retention"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention pruning failed"),
             }
@@ -163,4 +170,18 @@ pub(crate) fn spawn_housekeeping(inner: &Arc<Inner>) {
             }
         }
     });
+}
+
+impl Inner {
+    /// One retention pass (see [`spawn_housekeeping`]).
+    pub(crate) fn housekeeping(&self) -> Result<crate::store::Pruned, super::EngineError> {
+        let before =
+            self.clock.now() - chrono::Duration::from_std(self.config().storage.retention.0).unwrap_or_default();
+        let mut work = self.work();
+        let pruned = self.store.prune(before)?;
+        let gone = |r: &Release| r.closed_at.is_some_and(|c| c < before);
+        work.retain(|_, r| !gone(&r.release));
+        self.published.write().unwrap_or_else(|e| e.into_inner()).retain(|_, r| !gone(&r.release));
+        Ok(pruned)
+    }
 }

@@ -1,6 +1,8 @@
 //! Applying results and time to a working copy of a release: item transitions, window
 //! closing, action items and the verdict. Pure with respect to I/O: it fills [`Effects`], which
-//! the caller writes to the store before making the copy current.
+//! the commit path ([`super::txn`]) writes to the store before making the copy current. Every
+//! state change goes through [`crate::transition`]; this module only decides which cause to
+//! give it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,9 +13,10 @@ use super::Rel;
 use crate::config::{Config, PassRule};
 use crate::event::{Event, EventKind};
 use crate::probe::Evidence;
-use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord};
-use crate::rules::{self, Change};
+use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord, State};
+use crate::rules;
 use crate::store::Batch;
+use crate::transition::{self, Cause, Refused};
 
 /// What one step changed: rows to write and events to announce after the write.
 #[derive(Default)]
@@ -27,6 +30,9 @@ pub(crate) struct Effects {
     pub outbox: Vec<crate::store::OutboxRecord>,
     /// Outbox rows delivered (removed with the change they cause).
     pub delivered: Vec<i64>,
+    /// How many of `events` were settled and routed already (a change may settle a release
+    /// several times, e.g. one group of results; each event is handled once).
+    pub routed: usize,
 }
 
 impl Effects {
@@ -40,23 +46,13 @@ impl Effects {
             history: self.history.clone(),
             outbox: self.outbox.clone(),
             delivered: self.delivered.clone(),
+            ..Default::default()
         }
     }
 
     /// Whether a state people see changed (an item's or the release's), not only results.
     pub fn seen(&self) -> bool {
         !self.history.is_empty() || self.release_changed
-    }
-
-    /// Fold the effects of a later step on the same release into these.
-    pub fn absorb(&mut self, other: Effects) {
-        self.results.extend(other.results);
-        self.history.extend(other.history);
-        self.events.extend(other.events);
-        self.items.extend(other.items);
-        self.release_changed |= other.release_changed;
-        self.outbox.extend(other.outbox);
-        self.delivered.extend(other.delivered);
     }
 
     pub fn event(
@@ -78,54 +74,89 @@ impl Effects {
             evidence: None,
         });
     }
-}
 
-fn event_for(c: &Change) -> Option<EventKind> {
-    use ItemState::*;
-    Some(match (c.from, c.to) {
-        (Regressed, Complete) => EventKind::ItemRecovered,
-        (_, Complete) => EventKind::ItemCompleted,
-        (_, Failing) => EventKind::ItemFailing,
-        (_, Regressed) => EventKind::ItemRegressed,
-        _ => return None,
-    })
-}
-
-/// Record an item change: history row, event, evidence, regression flag.
-pub(crate) fn record_change(
-    rel: &mut Rel,
-    item: &str,
-    probe: Option<&str>,
-    change: Change,
-    evidence: Option<ItemEvidence>,
-    at: DateTime<Utc>,
-    fx: &mut Effects,
-) {
-    if let Some(rec) = rel.items.get_mut(item)
-        && evidence.is_some()
-    {
-        Arc::make_mut(rec).evidence = evidence;
-    }
-    fx.items.insert(item.to_string());
-    fx.history.push(HistoryRecord {
-        release_id: rel.release.id.clone(),
-        item_id: Some(item.to_string()),
-        at,
-        from: change.from.as_str().into(),
-        to: change.to.as_str().into(),
-        message: change.message.clone(),
-    });
-    if change.to == ItemState::Regressed && rel.release.state == ReleaseState::Deployed && !rel.release.regressed {
-        rel.release.regressed = true;
-        fx.release_changed = true;
-    }
-    if let Some(kind) = event_for(&change) {
-        let msg = format!("{item}: {} → {} ({})", change.from.as_str(), change.to.as_str(), change.message);
-        fx.event(rel, kind, Some(item), probe, at, msg);
-        if let (Some(e), Some(rec)) = (fx.events.last_mut(), rel.items.get(item)) {
-            e.evidence = rec.evidence.as_ref().map(|ev| ev.evidence.clone());
+    /// Record a transition of `rel` (or one of its items): the history row, the events it
+    /// announces (with the item's evidence), the regression flag that extends the window.
+    pub fn changed(&mut self, rel: &mut Rel, h: HistoryRecord, probe: Option<&str>) {
+        let state = |s: Option<State>| match s {
+            Some(State::Item(s)) => s.as_str(),
+            Some(State::Release(s)) => s.as_str(),
+            None => "new",
+        };
+        match &h.item_id {
+            Some(item) => {
+                self.items.insert(item.clone());
+                if h.to == State::Item(ItemState::Regressed)
+                    && rel.release.state == ReleaseState::Deployed
+                    && !rel.release.regressed
+                {
+                    rel.release.regressed = true;
+                    self.release_changed = true;
+                }
+            }
+            None => self.release_changed = true,
         }
+        for kind in transition::events(&h) {
+            let message = match (&h.item_id, kind) {
+                (Some(item), _) => format!("{item}: {} → {} ({})", state(h.from), state(Some(h.to)), h.message),
+                (None, EventKind::ReleaseStarted) => format!("release {} started", rel.release.id),
+                (None, EventKind::ReleaseDeployed) => format!("release {} deployed", rel.release.id),
+                (None, _) => format!("{} {}: {}", rel.release.id, state(Some(h.to)), h.message),
+            };
+            self.event(rel, kind, h.item_id.as_deref(), probe, h.at, message);
+            let evidence = h.item_id.as_ref().and_then(|i| rel.items.get(i)?.evidence.as_ref());
+            if let (Some(e), Some(ev)) = (self.events.last_mut(), evidence) {
+                e.evidence = Some(ev.evidence.clone());
+            }
+        }
+        self.history.push(h);
     }
+}
+
+/// A cause for an item, with the sentence and evidence history and events will show.
+pub(crate) struct Step {
+    pub cause: Cause,
+    pub message: String,
+    pub evidence: Option<ItemEvidence>,
+}
+
+impl Step {
+    /// An action item (`on: EVENT`) is done: its event happened or its notification was
+    /// delivered (`status_code` of the receiver's answer). The table ticks only pending items.
+    pub fn action(cause: Cause, message: String, status_code: Option<u16>) -> Step {
+        let target = match &cause {
+            Cause::Action { receiver, .. } => receiver.clone(),
+            _ => None,
+        };
+        let evidence = Evidence { message: message.clone(), status_code, target, ..Default::default() };
+        Step { cause, message, evidence: Some(ItemEvidence { probe: None, status: None, evidence }) }
+    }
+}
+
+/// Move item `id` of `rel` by `step.cause` (through the transition table) and record the
+/// change. `Ok(false)`: nothing changed.
+pub(crate) fn move_item(
+    cfg: &Config,
+    rel: &mut Rel,
+    id: &str,
+    step: Step,
+    now: DateTime<Utc>,
+    fx: &mut Effects,
+) -> Result<bool, Refused> {
+    let Step { cause, message, evidence } = step;
+    let Some(rec) = rel.items.get_mut(id) else { return Ok(false) };
+    let probe = match &cause {
+        Cause::Rule { probe, .. } => probe.clone(),
+        _ => None,
+    };
+    // Decide on the shared record first: a change-less step copies nothing.
+    if transition::item(Some(rec.state), cfg.is_bound(id), &cause)?.is_none() {
+        return Ok(false);
+    }
+    let h = transition::apply_item(Arc::make_mut(rec), cfg.is_bound(id), cause, message, evidence, now)?;
+    let Some(h) = h else { return Ok(false) };
+    fx.changed(rel, h, probe.as_deref());
+    Ok(true)
 }
 
 /// Apply one probe result to every item bound to that probe.
@@ -138,15 +169,17 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
             continue;
         }
         let Some(item) = rel.items.get_mut(id) else { continue };
-        let change = rules::observe(b, Arc::make_mut(item), &result.probe, result.status, at);
+        let decision = rules::observe(b, Arc::make_mut(item), &result.probe, result.status, at);
         fx.items.insert(id.clone());
-        if let Some(c) = change {
+        if let Some((met, why)) = decision {
             let ev = ItemEvidence {
                 probe: Some(result.probe.clone()),
                 status: Some(result.status),
                 evidence: result.evidence.clone(),
             };
-            record_change(rel, id, Some(&result.probe), c, Some(ev), at, fx);
+            let cause = Cause::Rule { met, probe: Some(result.probe.clone()) };
+            // Rules only give causes the table takes for an automated item: never refused.
+            let _ = move_item(cfg, rel, id, Step { cause, message: why, evidence: Some(ev) }, at, fx);
         }
     }
     // Blind: the probe could not measure `error_limit` times in a row (announced once per streak).
@@ -176,35 +209,29 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
     if rel.release.state == ReleaseState::Deployed {
         // `sustained` rules complete with time, not only with results.
         for (id, b) in cfg.items.iter().filter(|(_, b)| all || matches!(b.pass, PassRule::Sustained(_))) {
-            if let Some(item) = rel.items.get_mut(id)
-                && let Some(c) = rules::decide_item(b, item, now)
-            {
-                rules::apply(Arc::make_mut(item), c.to, now);
-                // The evidence is the latest result of the item's probes.
-                let latest = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|r| r.at);
-                let ev = latest.map(|r| ItemEvidence {
-                    probe: Some(r.probe.clone()),
-                    status: Some(r.status),
-                    evidence: r.evidence.clone(),
-                });
-                record_change(rel, id, None, c, ev, now, fx);
-            }
+            let Some((met, why)) = rel.items.get(id).and_then(|item| rules::decide_item(b, item, now)) else {
+                continue;
+            };
+            // The evidence is the latest result of the item's probes.
+            let latest = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|r| r.at);
+            let ev = latest.map(|r| ItemEvidence {
+                probe: Some(r.probe.clone()),
+                status: Some(r.status),
+                evidence: r.evidence.clone(),
+            });
+            let step = Step { cause: Cause::Rule { met, probe: None }, message: why, evidence: ev };
+            let _ = move_item(cfg, rel, id, step, now, fx);
         }
         if rules::window_closed(&rel.release, now) {
             for (id, b) in &cfg.items {
-                if let Some(item) = rel.items.get_mut(id)
-                    && let Some(c) = rules::decide_close(b, item)
-                {
-                    rules::apply(Arc::make_mut(item), c.to, now);
-                    {
-                        let ev = ItemEvidence {
-                            probe: None,
-                            status: None,
-                            evidence: Evidence { message: c.message.clone(), ..Default::default() },
-                        };
-                        record_change(rel, id, None, c, Some(ev), now, fx);
-                    }
-                }
+                let Some(why) = rel.items.get(id).and_then(|item| rules::decide_close(b, item)) else { continue };
+                let ev = ItemEvidence {
+                    probe: None,
+                    status: None,
+                    evidence: Evidence { message: why.clone(), ..Default::default() },
+                };
+                let step = Step { cause: Cause::WindowClosed, message: why, evidence: Some(ev) };
+                let _ = move_item(cfg, rel, id, step, now, fx);
             }
         }
         let automated: Vec<ItemState> = cfg
@@ -221,59 +248,29 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
                     && rel.items.get(*id).is_some_and(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed))
             })
             .map(|(id, _)| id.as_str());
-        if let Some((state, reason)) = rules::verdict(&rel.release, &automated, aborting, now) {
-            let from = rel.release.state;
-            rel.release.state = state;
-            rel.release.closed_at = Some(now);
-            rel.release.reason = Some(reason.clone());
-            fx.release_changed = true;
-            fx.history.push(HistoryRecord {
-                release_id: rel.release.id.clone(),
-                item_id: None,
-                at: now,
-                from: from.as_str().into(),
-                to: state.as_str().into(),
-                message: reason.clone(),
-            });
-            let kind =
-                if state == ReleaseState::Verified { EventKind::ReleaseVerified } else { EventKind::ReleaseFailed };
-            fx.event(rel, kind, None, None, now, format!("{} {}: {reason}", rel.release.id, state.as_str()));
+        if let Some((to, reason)) = rules::verdict(&rel.release, &automated, aborting, now)
+            && let Ok(Some(h)) = transition::apply_release(&mut rel.release, Cause::Verdict { to }, reason, now)
+        {
+            fx.changed(rel, h, None);
         }
     }
     tick_actions(cfg, rel, now, fx);
 }
 
-/// Items bound with `on: EVENT` tick when that event happens for their release.
+/// Items bound with `on: EVENT` and no receivers tick when that event happens for their
+/// release (those with receivers tick when their notification is delivered).
 fn tick_actions(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects) {
-    let mut i = 0;
+    let mut i = fx.routed;
     while i < fx.events.len() {
-        let ev = fx.events[i].clone();
+        let (kind, at) = (fx.events[i].kind, fx.events[i].at);
         i += 1;
         for (id, b) in &cfg.items {
-            // Action items with receivers tick when their notification is delivered.
-            if b.on != Some(ev.kind) || !b.notify.is_empty() {
+            if b.on != Some(kind) || !b.notify.is_empty() {
                 continue;
             }
-            if rel.items.get(id).is_none_or(|i| i.state != ItemState::Pending) {
-                continue;
-            }
-            let message = format!("event {} at {}", ev.kind.as_str(), ev.at.format("%Y-%m-%d %H:%M:%S UTC"));
-            tick_action(rel, id, Evidence { message, ..Default::default() }, now, fx);
+            let message = format!("event {} at {}", kind.as_str(), at.format("%Y-%m-%d %H:%M:%S UTC"));
+            let step = Step::action(Cause::Action { event: kind, receiver: None }, message, None);
+            let _ = move_item(cfg, rel, id, step, now, fx);
         }
     }
-}
-
-/// An action item (`on: EVENT`) is done: pending → complete, by shipwatch, with `evidence`
-/// (the event, or the delivery that ticked it). No-op unless the item is pending.
-pub(crate) fn tick_action(rel: &mut Rel, item: &str, evidence: Evidence, now: DateTime<Utc>, fx: &mut Effects) {
-    let Some(rec) = rel.items.get_mut(item).filter(|r| r.state == ItemState::Pending) else { return };
-    let rec = Arc::make_mut(rec);
-    rec.state = ItemState::Complete;
-    rec.since = now;
-    rec.ever_complete = true;
-    rec.by = Some("shipwatch".into());
-    let message = evidence.message.clone();
-    let ev = ItemEvidence { probe: None, status: None, evidence };
-    let change = Change { from: ItemState::Pending, to: ItemState::Complete, message };
-    record_change(rel, item, None, change, Some(ev), now, fx);
 }

@@ -120,7 +120,7 @@ async fn results_queued_together_are_stored_in_one_transaction() {
     assert!(metrics.contains("shipwatch_result_batches_total 1"), "{metrics}");
     for id in [&a.release.id, &b.release.id] {
         assert_eq!(e.item(id, "smoke-test").unwrap().state, ItemState::Complete, "3 passes in a row, applied in order");
-        assert_eq!(e.results(id, Some("smoke"), 10).unwrap().len(), 3);
+        assert_eq!(e.results(id, Some("smoke"), 10).await.unwrap().len(), 3);
     }
     e.shutdown().await;
 }

@@ -10,6 +10,7 @@ use super::{Engine, EngineError, Rel};
 use crate::checklist::Mark;
 use crate::config::{Config, PassRule};
 use crate::release::{HistoryRecord, ItemEvidence, ItemState, Release, ReleaseState, ResultRecord};
+use crate::transition::Cause;
 
 /// Item counts by state.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -45,8 +46,12 @@ pub struct ItemView {
     pub probes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pass: Option<PassRule>,
+    /// What put the item in its state (a rule, a person, an action...).
+    pub cause: Cause,
+    /// The person who ticked or waived it, if a person did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// Their note or waiver reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +72,7 @@ pub struct ReleaseView {
     pub items: Option<Vec<ItemView>>,
 }
 
-fn counts(rel: &Rel) -> Counts {
+pub(crate) fn counts(rel: &Rel) -> Counts {
     let mut c = Counts::default();
     for i in rel.items.values() {
         match i.state {
@@ -111,8 +116,9 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
         pass: b.filter(|b| !b.probes.is_empty()).map(|b| b.pass),
         last_results: probes.iter().filter_map(|p| rel.last.get(p).map(|r| (**r).clone())).collect(),
         probes,
-        by: rec.by.clone(),
-        note: rec.note.clone(),
+        by: rec.cause.person().map(String::from),
+        note: rec.cause.note().map(String::from),
+        cause: rec.cause.clone(),
         evidence: rec.evidence.clone(),
     })
 }
@@ -143,7 +149,7 @@ impl Engine {
         let cfg = self.0.config();
         let now = self.0.clock.now();
         let state = self.0.state();
-        let rel = state.get(id).ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
+        let rel = state.get(id).ok_or_else(|| super::ops::no_release(id, state.keys()))?;
         f(&cfg, rel, now).ok_or_else(|| EngineError::NotFound(format!("not found in release '{id}'")))
     }
 
@@ -168,7 +174,10 @@ impl Engine {
     pub fn release_json(&self, id: &str) -> Result<Vec<u8>, EngineError> {
         let cfg = self.0.config();
         let now = self.0.clock.now();
-        let rel = self.0.state().get(id).cloned().ok_or_else(|| EngineError::NotFound(format!("no release '{id}'")))?;
+        let rel = {
+            let state = self.0.state();
+            state.get(id).cloned().ok_or_else(|| super::ops::no_release(id, state.keys()))?
+        };
         let cached = {
             let cache = self.0.items_json.lock().unwrap_or_else(|e| e.into_inner());
             cache.get(id).filter(|c| Arc::ptr_eq(&c.rel, &rel) && Arc::ptr_eq(&c.cfg, &cfg)).map(|c| c.json.clone())
@@ -198,30 +207,41 @@ impl Engine {
             .map_err(|_| EngineError::NotFound(format!("no item '{item}' in release '{id}'")))
     }
 
-    /// Probe results, newest first.
-    pub fn results(&self, id: &str, probe: Option<&str>, limit: usize) -> Result<Vec<ResultRecord>, EngineError> {
+    /// [`Engine::results`] for code already on a blocking thread.
+    pub fn results_blocking(
+        &self,
+        id: &str,
+        probe: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ResultRecord>, EngineError> {
         self.with(id, |_, _, _| Some(()))?;
         Ok(self.0.store.results(id, probe, limit)?)
     }
 
-    /// State changes of a release, oldest first.
-    pub fn history(&self, id: &str) -> Result<Vec<HistoryRecord>, EngineError> {
+    /// Probe results, newest first (read on the blocking pool).
+    pub async fn results(&self, id: &str, probe: Option<&str>, limit: usize) -> Result<Vec<ResultRecord>, EngineError> {
         self.with(id, |_, _, _| Some(()))?;
-        Ok(self.0.store.history(id)?)
+        let (id, probe) = (id.to_string(), probe.map(String::from));
+        self.0.blocking(move |i| Ok(i.store.results(&id, probe.as_deref(), limit)?)).await
+    }
+
+    /// State changes of a release, oldest first (read on the blocking pool).
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryRecord>, EngineError> {
+        self.with(id, |_, _, _| Some(()))?;
+        let id = id.to_string();
+        self.0.blocking(move |i| Ok(i.store.history(&id)?)).await
     }
 
     /// The release report (JSON): final once the release is closed.
-    pub fn report(&self, id: &str) -> Result<serde_json::Value, EngineError> {
-        let history = self.history(id)?;
+    pub async fn report(&self, id: &str) -> Result<super::report::Report, EngineError> {
+        let history = self.history(id).await?;
         self.with(id, |cfg, rel, now| Some(super::report::build(cfg, rel, &history, now)))
     }
 
     /// Outbox rows (pending and dead-lettered), as the API shows them.
-    pub fn outbox(&self) -> Result<Vec<serde_json::Value>, EngineError> {
-        Ok(self
-            .0
-            .store
-            .outbox()?
+    pub async fn outbox(&self) -> Result<Vec<serde_json::Value>, EngineError> {
+        let rows = self.0.blocking(|i| Ok(i.store.outbox()?)).await?;
+        Ok(rows
             .into_iter()
             .map(|r| {
                 serde_json::json!({
@@ -241,36 +261,37 @@ impl Engine {
             for it in &cfg.checklist.items {
                 let Some(rec) = rel.items.get(&it.id) else { continue };
                 let when = rec.since.format("%Y-%m-%d %H:%M UTC");
-                let note = match rec.state {
-                    ItemState::Complete if rec.by.as_deref() == Some("checklist") => None,
-                    ItemState::Complete => {
+                let note = match (rec.state, &rec.cause) {
+                    (ItemState::Complete, Cause::Checklist) => None,
+                    (ItemState::Complete, Cause::Tick { by, note }) => Some(format!(
+                        "✓ {when} by {by}{}",
+                        note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                    )),
+                    (ItemState::Complete, _) => {
                         let why = rec.evidence.as_ref().map(|e| {
                             let p = e.probe.as_deref().map(|p| format!("{p}: ")).unwrap_or_default();
-                            format!("{p}{}", e.evidence.message)
+                            format!(" ({p}{})", e.evidence.message)
                         });
-                        let by = rec.by.as_deref().unwrap_or("shipwatch");
-                        Some(match why {
-                            Some(w) if by == "shipwatch" => format!("✓ {when} by shipwatch ({w})"),
-                            _ => format!(
-                                "✓ {when} by {by}{}",
-                                rec.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
-                            ),
-                        })
+                        Some(format!("✓ {when} by shipwatch{}", why.unwrap_or_default()))
                     }
-                    ItemState::Waived => Some(format!(
-                        "waived {when} by {}: {}",
-                        rec.by.as_deref().unwrap_or("?"),
-                        rec.note.as_deref().unwrap_or("")
-                    )),
-                    ItemState::Failing | ItemState::Regressed => Some(format!("✗ {} since {when}", rec.state.as_str())),
+                    (ItemState::Waived, Cause::Waive { by, reason }) => {
+                        Some(format!("waived {when} by {by}: {reason}"))
+                    }
+                    (ItemState::Waived, _) => Some(format!("waived {when}")),
+                    (ItemState::Failing | ItemState::Regressed, _) => {
+                        Some(format!("✗ {} since {when}", rec.state.as_str()))
+                    }
                     _ => None,
                 };
+                // Redacted before rendering: `render` escapes the note, after which a secret
+                // would no longer match.
+                let note = note.map(|n| cfg.redactor.redact(&n));
                 let checked = rec.state.is_done();
                 if checked != it.checked || note.is_some() {
                     marks.insert(it.id.clone(), Mark { checked, note });
                 }
             }
-            Some(cfg.redactor.redact(&cfg.checklist.render(&marks)))
+            Some(cfg.checklist.render(&marks))
         })
     }
 }

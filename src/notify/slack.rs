@@ -36,6 +36,7 @@ fn title(kind: EventKind) -> (&'static str, &'static str) {
         EventKind::ItemFailing => (":warning:", "Failing"),
         EventKind::ItemRegressed => (":red_circle:", "Regression"),
         EventKind::ItemRecovered => (":large_green_circle:", "Recovered"),
+        EventKind::ItemRebound => (":link:", "Rebound"),
         EventKind::ReleaseVerified => (":white_check_mark:", "Verified"),
         EventKind::ReleaseFailed => (":x:", "Release failed"),
         EventKind::VerifierBlind => (":see_no_evil:", "Blind"),

@@ -1,9 +1,12 @@
 //! Durable state behind one narrow interface.
 //!
 //! The engine is the only writer; it hands a [`Batch`] of changes to [`Store::apply`], which
-//! writes it in one transaction (all or nothing). SQLite is the only backend; another (say
-//! PostgreSQL, so replicas could share the watch) would implement the same trait.
+//! writes it in one transaction (all or nothing). Every call blocks: the engine makes them from
+//! blocking threads (`spawn_blocking` or a thread already blocking for the writers' lock),
+//! never from an async worker. SQLite is the only backend; another (say PostgreSQL, so
+//! replicas could share the watch) would implement the same trait.
 
+mod migrate;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -25,6 +28,29 @@ pub enum StoreError {
     Corrupt { table: &'static str, message: String },
     #[error("cannot create directory {path}: {source}")]
     Dir { path: String, source: std::io::Error },
+    #[error(
+        "database {path} is in use by another shipwatch{holder} (it holds {lock}); stop it, or give this one its own storage.sqlite"
+    )]
+    Locked { path: String, lock: String, holder: String },
+    #[error("cannot lock database {path}: {source}")]
+    Lock { path: String, source: std::io::Error },
+}
+
+/// What a retention pass deleted, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub results: usize,
+    /// Closed releases past retention, with their items and history.
+    pub releases: usize,
+    pub history: usize,
+    pub delivered: usize,
+    pub dead_letters: usize,
+}
+
+impl Pruned {
+    pub fn total(&self) -> usize {
+        self.results + self.releases + self.history + self.delivered + self.dead_letters
+    }
 }
 
 /// A notification waiting in the durable outbox (or dead-lettered).
@@ -60,6 +86,10 @@ pub struct Batch {
     pub outbox: Vec<OutboxRecord>,
     /// Outbox rows delivered: removed in the same transaction.
     pub delivered: Vec<i64>,
+    /// Failed attempts: attempts, next try, last error, dead.
+    pub outbox_updates: Vec<OutboxRecord>,
+    /// Small named state blobs to set (notifier state).
+    pub state: Vec<(String, String)>,
 }
 
 impl Batch {
@@ -71,6 +101,8 @@ impl Batch {
         self.history.extend(other.history);
         self.outbox.extend(other.outbox);
         self.delivered.extend(other.delivered);
+        self.outbox_updates.extend(other.outbox_updates);
+        self.state.extend(other.state);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,32 +112,39 @@ impl Batch {
             && self.history.is_empty()
             && self.outbox.is_empty()
             && self.delivered.is_empty()
+            && self.outbox_updates.is_empty()
+            && self.state.is_empty()
     }
 }
 
-/// The storage interface the engine and API use.
+/// The storage interface the engine uses. Writes go through [`Store::apply`] (and
+/// [`Store::prune`]) only; reads may run concurrently with writes.
 pub trait Store: Send + Sync + 'static {
     /// Write every change of `batch` in one transaction.
     fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
     /// All releases, oldest first.
     fn releases(&self) -> Result<Vec<Release>, StoreError>;
+    /// One release, if stored.
+    fn release(&self, id: &str) -> Result<Option<Release>, StoreError>;
     /// The item records of one release.
     fn items(&self, release: &str) -> Result<Vec<ItemRecord>, StoreError>;
     /// Newest results first, at most `limit`, optionally of one probe.
     fn results(&self, release: &str, probe: Option<&str>, limit: usize) -> Result<Vec<ResultRecord>, StoreError>;
+    /// The latest result of each probe of a release.
+    fn latest_results(&self, release: &str) -> Result<Vec<ResultRecord>, StoreError>;
     /// A release's history, oldest first.
     fn history(&self, release: &str) -> Result<Vec<HistoryRecord>, StoreError>;
-    /// Delete results older than `before`; returns how many.
-    fn prune_results(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
+    /// Delete what is older than `before`: results, closed releases (with their items, results
+    /// and history), delivered keys and dead letters. Active releases keep everything else.
+    fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError>;
     /// Cheap health check for `/-/ready`.
     fn ping(&self) -> Result<(), StoreError>;
     /// Outbox rows due for a delivery attempt (not dead, `next_at` ≤ `now`), oldest first.
     fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
     /// Every outbox row, pending and dead.
     fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError>;
-    /// Record a failed attempt (attempts, next_at, last_error, dead).
-    fn outbox_update(&self, rec: &OutboxRecord) -> Result<(), StoreError>;
+    /// Pending (not dead) rows and the earliest next attempt among them.
+    fn outbox_stats(&self) -> Result<(usize, Option<DateTime<Utc>>), StoreError>;
     /// Small named state blobs (notifier state such as alerts sent to Alertmanager).
     fn state_get(&self, name: &str) -> Result<Option<String>, StoreError>;
-    fn state_put(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }

@@ -44,8 +44,7 @@ fn round_trip_survives_reopen() {
             item_id: "x".into(),
             state: ItemState::Complete,
             since: Utc::now(),
-            by: Some("shipwatch".into()),
-            note: None,
+            cause: crate::transition::Cause::Checklist,
             evidence: None,
             tracks: Default::default(),
             ever_complete: true,
@@ -76,6 +75,19 @@ fn batch_is_all_or_nothing() {
     assert!(s.releases().unwrap().is_empty(), "release row must roll back with the failed batch");
 }
 
+fn history(rel: &str, at: DateTime<Utc>) -> HistoryRecord {
+    use crate::release::State;
+    HistoryRecord {
+        release_id: rel.into(),
+        item_id: None,
+        at,
+        from: None,
+        to: State::Release(ReleaseState::Deployed),
+        cause: crate::transition::Cause::Started { planned: false },
+        message: "started".into(),
+    }
+}
+
 #[test]
 fn prune_and_order() {
     let s = SqliteStore::memory().unwrap();
@@ -86,10 +98,121 @@ fn prune_and_order() {
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(s.prune_results(now - chrono::Duration::days(30)).unwrap(), 1);
+    assert_eq!(s.prune(now - chrono::Duration::days(30)).unwrap().results, 1);
     let rs = s.results("a", None, 10).unwrap();
     assert_eq!(rs.iter().map(|r| r.probe.as_str()).collect::<Vec<_>>(), vec!["q", "p"], "newest first");
     assert_eq!(s.results("a", None, 1).unwrap().len(), 1);
+}
+
+/// Retention reaches every table: closed releases (with items, results and history) past it,
+/// delivered keys and dead letters; an active release keeps its history however old.
+#[test]
+fn retention_prunes_every_table_but_spares_active_releases() {
+    let s = SqliteStore::memory().unwrap();
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(40);
+    let mut closed = release("closed");
+    closed.state = ReleaseState::Verified;
+    closed.closed_at = Some(old);
+    let mut recent = release("recent");
+    recent.state = ReleaseState::Failed;
+    recent.closed_at = Some(now);
+    let active = release("active");
+    let item = |r: &str| ItemRecord {
+        release_id: r.into(),
+        item_id: "x".into(),
+        state: ItemState::Pending,
+        since: old,
+        cause: crate::transition::Cause::Created,
+        evidence: None,
+        tracks: Default::default(),
+        ever_complete: false,
+    };
+    let mut dead = outbox_rec("dead", old);
+    dead.dead = true;
+    s.apply(&Batch {
+        releases: vec![closed, recent, active],
+        items: vec![item("closed"), item("active")],
+        results: vec![result("closed", "p", now)],
+        history: vec![history("closed", old), history("active", old), history("recent", old)],
+        outbox: vec![outbox_rec("delivered-long-ago", old), dead.clone(), outbox_rec("pending", now)],
+        ..Default::default()
+    })
+    .unwrap();
+    let ids: Vec<i64> = s.outbox().unwrap().iter().filter(|r| r.key != "pending").map(|r| r.id).collect();
+    let dead_id = s.outbox().unwrap().iter().find(|r| r.key == "dead").unwrap().id;
+    s.apply(&Batch {
+        delivered: vec![ids[0]],
+        outbox_updates: vec![crate::store::OutboxRecord { id: dead_id, ..dead }],
+        ..Default::default()
+    })
+    .unwrap();
+    s.conn().execute("UPDATE delivered SET at_ms = ?1", [old.timestamp_millis()]).unwrap();
+    let p = s.prune(now - chrono::Duration::days(30)).unwrap();
+    assert_eq!(p, Pruned { results: 1, releases: 1, history: 1, delivered: 1, dead_letters: 1 });
+    let left: Vec<String> = s.releases().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(left, vec!["recent", "active"]);
+    assert!(s.items("closed").unwrap().is_empty() && s.history("closed").unwrap().is_empty());
+    assert_eq!(s.history("active").unwrap().len(), 1, "an active release keeps its history");
+    assert_eq!(s.items("active").unwrap().len(), 1);
+    let keys: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.key).collect();
+    assert_eq!(keys, vec!["pending"], "the dead letter is gone, the pending row stays");
+}
+
+#[test]
+fn a_second_store_on_the_same_file_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    let first = SqliteStore::open(&path).unwrap();
+    let err = SqliteStore::open(&path).err().expect("the file is in use");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("in use by another shipwatch") && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    drop(first);
+    SqliteStore::open(&path).expect("free again once the first is closed");
+}
+
+#[test]
+fn schema_2_rows_get_typed_causes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut c = Connection::open(&path).unwrap();
+        // Build a schema-2 database by running only the first two migrations' SQL.
+        c.execute_batch(
+            "CREATE TABLE releases (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, body TEXT NOT NULL);
+             CREATE TABLE items (release_id TEXT NOT NULL, item_id TEXT NOT NULL, body TEXT NOT NULL,
+                                 PRIMARY KEY (release_id, item_id));
+             CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, release_id TEXT NOT NULL,
+                                   probe TEXT NOT NULL, at_ms INTEGER NOT NULL, body TEXT NOT NULL);
+             CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, release_id TEXT NOT NULL, body TEXT NOT NULL);
+             CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+                                  next_at_ms INTEGER NOT NULL, dead INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL);
+             CREATE TABLE delivered (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+             CREATE TABLE state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        let mut r = serde_json::to_value(release("a")).unwrap();
+        r["state"] = "verified".into();
+        r["closed_at"] = "2026-01-02T00:00:00Z".into();
+        let tx = c.transaction().unwrap();
+        tx.execute("INSERT INTO releases VALUES ('a', 1, ?1)", [r.to_string()]).unwrap();
+        let item = r#"{"release_id":"a","item_id":"x","state":"complete","since":"2026-01-01T00:00:00Z","by":"dave","note":"done"}"#;
+        tx.execute("INSERT INTO items VALUES ('a', 'x', ?1)", [item]).unwrap();
+        let h = r#"{"release_id":"a","item_id":null,"at":"2026-01-01T00:00:00Z","from":"","to":"deployed","message":"release a 1 started"}"#;
+        tx.execute("INSERT INTO history (release_id, body) VALUES ('a', ?1)", [h]).unwrap();
+        tx.commit().unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let item = &s.items("a").unwrap()[0];
+    assert_eq!(item.cause, crate::transition::Cause::Tick { by: "dave".into(), note: Some("done".into()) });
+    let h = &s.history("a").unwrap()[0];
+    assert_eq!((h.from, &h.cause), (None, &crate::transition::Cause::Started { planned: false }));
+    let pruned = s.prune("2026-02-01T00:00:00Z".parse().unwrap()).unwrap();
+    assert_eq!(pruned.releases, 1, "closed_ms was filled from the body");
 }
 
 #[test]
@@ -153,7 +276,7 @@ fn outbox_queues_once_and_never_requeues_delivered() {
     failed.attempts = 1;
     failed.next_at = later;
     failed.last_error = Some("HTTP 500".into());
-    s.outbox_update(&failed).unwrap();
+    s.apply(&Batch { outbox_updates: vec![failed.clone()], ..Default::default() }).unwrap();
     assert!(s.outbox_due(now, 10).unwrap().is_empty(), "retry waits for next_at");
     s.apply(&Batch { delivered: vec![failed.id], ..Default::default() }).unwrap();
     s.apply(&Batch { outbox: vec![outbox_rec("k1", now)], ..Default::default() }).unwrap();
@@ -165,7 +288,7 @@ fn outbox_queues_once_and_never_requeues_delivered() {
 fn state_blobs_round_trip() {
     let s = SqliteStore::memory().unwrap();
     assert_eq!(s.state_get("x").unwrap(), None);
-    s.state_put("x", "1").unwrap();
-    s.state_put("x", "2").unwrap();
+    s.apply(&Batch { state: vec![("x".into(), "1".into())], ..Default::default() }).unwrap();
+    s.apply(&Batch { state: vec![("x".into(), "2".into())], ..Default::default() }).unwrap();
     assert_eq!(s.state_get("x").unwrap().as_deref(), Some("2"));
 }

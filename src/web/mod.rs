@@ -127,7 +127,7 @@ pub async fn release(State(st): State<AppState>, Path(id): Path<String>) -> Resp
     let page = tokio::task::spawn_blocking(move || -> Result<Markup, EngineError> {
         let view = engine.release(&id)?;
         let cfg = engine.config();
-        Ok(release::page(&ctx, &cfg, &view, |probe| engine.results(&id, Some(probe), release::STRIP).ok()))
+        Ok(release::page(&ctx, &cfg, &view, |probe| engine.results_blocking(&id, Some(probe), release::STRIP).ok()))
     })
     .await;
     match page {

@@ -37,13 +37,8 @@ pub(super) fn page(
     }
     let red: Vec<&ItemView> =
         items.iter().copied().filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed)).collect();
-    let people: Vec<&ItemView> = items
-        .iter()
-        .copied()
-        .filter(|i| {
-            i.by.as_deref().is_some_and(|b| b != "shipwatch" && b != "checklist") || i.state == ItemState::Waived
-        })
-        .collect();
+    let people: Vec<&ItemView> =
+        items.iter().copied().filter(|i| i.by.is_some() || i.state == ItemState::Waived).collect();
     let open_manual = items.iter().filter(|i| i.state == ItemState::Manual).count();
     let removed: Vec<&ItemView> = items.iter().copied().filter(|i| cfg.checklist.get(&i.id).is_none()).collect();
     let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, anchor);
