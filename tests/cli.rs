@@ -162,12 +162,12 @@ async fn client_commands_drive_a_live_daemon() {
         ["release", "start", "--server", &url, "--service", "checkout", "--version", "2.0.1", "--env", "staging"];
     let denied = shipwatch(dir, &start, &[]);
     assert_ne!(denied.code, Some(0), "no token, no release: {denied}");
-    assert_eq!(d.get_json("/api/v1/releases").await, Value::Array(vec![]), "{denied}");
+    assert_eq!(d.get_json("/api/v1/releases").await["releases"], Value::Array(vec![]), "{denied}");
 
     let started = shipwatch(dir, &start, &env);
     assert_eq!(started.code, Some(0), "{started}");
     let list = d.get_json("/api/v1/releases").await;
-    let rels = list.as_array().expect("list");
+    let rels = list["releases"].as_array().expect("list");
     assert_eq!(rels.len(), 1, "{list}");
     let rel = &rels[0];
     assert_eq!(
@@ -192,7 +192,19 @@ async fn client_commands_drive_a_live_daemon() {
     assert_eq!(all.code, Some(0), "{all}");
     let list: Value =
         serde_json::from_str(&all.stdout).unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {all}"));
-    assert!(list.as_array().is_some_and(|l| l.iter().any(|r| r["id"] == id.as_str())), "lists {id}: {list}");
+    assert!(
+        list["releases"].as_array().is_some_and(|l| l.iter().any(|r| r["id"] == id.as_str())),
+        "lists {id}: {list}"
+    );
+    // Filters reach the daemon: no release of another service, none closed yet.
+    for filter in [["--service", "payments"], ["--state", "closed"]] {
+        let none = shipwatch(dir, &["status", "--server", &url, filter[0], filter[1]], &[]);
+        assert_eq!(none.code, Some(0), "{none}");
+        assert!(none.stdout.contains("no releases match") && !none.stdout.contains(&id), "{filter:?}: {none}");
+    }
+    let bad = shipwatch(dir, &["status", "--server", &url, "--state", "done"], &[]);
+    assert_ne!(bad.code, Some(0), "{bad}");
+    assert!(bad.stderr.contains("not a release state"), "{bad}");
     let human = shipwatch(dir, &["status", &id, "--server", &url], &[]);
     assert_eq!(human.code, Some(0), "{human}");
     assert!(human.stdout.contains(&id) && human.stdout.contains("deployed"), "{human}");

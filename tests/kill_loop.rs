@@ -97,7 +97,7 @@ async fn read_release(d: &Daemon, id: &str) -> RelSnap {
 async fn snapshot(d: &Daemon) -> Snap {
     let list = d.get_json("/api/v1/releases").await;
     let mut releases = BTreeMap::new();
-    for r in list.as_array().expect("release list") {
+    for r in list["releases"].as_array().expect("release list") {
         let id = r["id"].as_str().unwrap().to_string();
         releases.insert(id.clone(), read_release(d, &id).await);
     }

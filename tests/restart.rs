@@ -53,7 +53,7 @@ async fn restart_keeps_everything(stop: impl FnOnce(&mut Daemon)) {
 
     let second = Daemon::start(&fx);
     let list = second.get_json("/api/v1/releases").await;
-    let ids: Vec<&Value> = list.as_array().expect("release list").iter().map(|r| &r["id"]).collect();
+    let ids: Vec<&Value> = list["releases"].as_array().expect("release list").iter().map(|r| &r["id"]).collect();
     assert_eq!(ids, vec![&json!(id)], "releases after the restart");
 
     let after = second.release(&id).await;

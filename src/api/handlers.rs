@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
-use crate::engine::NewRelease;
+use crate::engine::{Cursor, DEFAULT_LIMIT, ListQuery, MAX_LIMIT, NewRelease};
+use crate::release::ReleaseState;
 
 /// Parse a JSON body: syntax errors are 400, shape errors 422.
 pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
@@ -36,12 +37,74 @@ pub async fn create(State(st): State<AppState>, bytes: Bytes) -> Result<Response
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-pub async fn list(State(st): State<AppState>) -> Response {
-    Json(st.engine.releases()).into_response()
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    state: Option<String>,
+    service: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn unprocessable(msg: String) -> ApiError {
+    ApiError(StatusCode::UNPROCESSABLE_ENTITY, msg)
+}
+
+/// `?state=` values: release states, comma-separated, and `active` / `closed` for two of them.
+fn list_states(s: &str) -> Result<Vec<ReleaseState>, ApiError> {
+    use ReleaseState::*;
+    let mut out = vec![];
+    for part in s.split(',').map(str::trim) {
+        out.extend_from_slice(match part {
+            "active" => &[Planned, Deployed][..],
+            "closed" => &[Verified, Failed][..],
+            "planned" => &[Planned][..],
+            "deployed" => &[Deployed][..],
+            "verified" => &[Verified][..],
+            "failed" => &[Failed][..],
+            _ => {
+                return Err(unprocessable(format!(
+                    "state: {part:?} is not a release state; use planned, deployed, verified, failed, \
+                     active or closed (comma-separated for several)"
+                )));
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn list_query(p: ListParams) -> Result<ListQuery, ApiError> {
+    let limit = match p.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => return Err(unprocessable(format!("limit: {s:?} is not a number from 1 to {MAX_LIMIT}"))),
+        },
+    };
+    if let Some(s) = &p.service {
+        crate::validate::service(s).map_err(|m| unprocessable(format!("service: {m}")))?;
+    }
+    let cursor = p
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<Cursor>())
+        .transpose()
+        .map_err(|m| unprocessable(format!("cursor {m}")))?;
+    let states = p.state.as_deref().map(list_states).transpose()?.unwrap_or_default();
+    Ok(ListQuery { states, service: p.service, limit, cursor })
+}
+
+/// `GET /api/v1/releases?state=&service=&limit=&cursor=`: a page of releases, newest first.
+pub async fn list(
+    State(st): State<AppState>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = q.map_err(|e| unprocessable(format!("{e}; use ?state=&service=&limit=&cursor=")))?;
+    Ok(Json(st.engine.list(list_query(p)?).await?).into_response())
 }
 
 pub async fn get_release(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let json = st.engine.release_json(&id)?;
+    let json = st.engine.read(&id.clone(), move |e| e.release_json(&id)).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
@@ -54,7 +117,7 @@ pub async fn deploy(State(st): State<AppState>, Path(id): Path<String>) -> Resul
 }
 
 pub async fn checklist(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let md = st.engine.checklist_md(&id)?;
+    let md = st.engine.read(&id.clone(), move |e| e.checklist_md(&id)).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
 }
 

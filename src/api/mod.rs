@@ -12,6 +12,7 @@ mod guard;
 pub(crate) mod handlers;
 mod listen;
 pub mod openapi;
+mod openapi_schemas;
 mod wire;
 
 use axum::Router;

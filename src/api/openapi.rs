@@ -15,15 +15,15 @@ pub async fn spec() -> Response {
     Json(document()).into_response()
 }
 
-fn r(name: &str) -> Value {
+pub(super) fn r(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn nullable(t: &str) -> Value {
+pub(super) fn nullable(t: &str) -> Value {
     json!({ "type": [t, "null"] })
 }
 
-fn array(items: Value) -> Value {
+pub(super) fn array(items: Value) -> Value {
     json!({ "type": "array", "items": items })
 }
 
@@ -172,8 +172,20 @@ fn paths() -> Value {
     };
     everywhere(default_reading(json!({
         "/api/v1/releases": {
-            "get": op("listReleases", "releases", "Every release, newest first (without items).",
-                vec![("200", json_resp("Releases.", array(r("ReleaseView"))))], json!({})),
+            "get": op("listReleases", "releases",
+                "A page of releases, newest first (without items), from the store: closed releases that have \
+                 left memory (`storage.keep_closed`) are listed too, until `storage.retention` deletes them.",
+                vec![("200", json_resp("A page of releases.", r("ReleasePage"))), ("422", err("Bad query parameter."))],
+                json!({ "parameters": [
+                    param("state", "query", "Only these states, comma-separated: planned, deployed, verified, \
+                        failed, and `active` (planned,deployed) or `closed` (verified,failed).",
+                        json!({"type": "string", "examples": ["active", "failed,verified"]})),
+                    param("service", "query", "Only this service's releases.", json!({"type": "string"})),
+                    param("limit", "query", "At most this many (default 100).",
+                        json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
+                    param("cursor", "query", "`next_cursor` of the previous page (same filters).",
+                        json!({"type": "string"})),
+                ] })),
             "post": mutating(op("createRelease", "releases", "Start watching a release.",
                 with(vec![("201", json_resp("The new release with its items.", r("ReleaseView")))], bad_body()),
                 json!({ "requestBody": body("NewRelease",
@@ -253,103 +265,6 @@ fn paths() -> Value {
     })))
 }
 
-fn schemas() -> Value {
-    let ts = json!({"type": "string", "format": "date-time"});
-    let ts_or_null = json!({"type": ["string", "null"], "format": "date-time"});
-    let name = json!({"type": "string", "pattern": "^[A-Za-z0-9._\\-+/:@]{1,128}$"});
-    let duration = json!({"type": "string", "description": "A duration like 500ms, 30s, 5m or 24h.",
-        "examples": ["10m"]});
-    json!({
-        "Error": { "type": "object", "required": ["error"],
-            "properties": { "error": { "type": "string", "description": "What went wrong, naming the field." } } },
-        "NewRelease": { "type": "object", "required": ["service", "version"], "additionalProperties": false,
-            "properties": {
-                "service": name, "version": name,
-                "environment": { "allOf": [name], "default": "production" },
-                "deployed_at": { "type": "string", "format": "date-time",
-                    "description": "When it was deployed (default now; not in the future; not with `planned`)." },
-                "planned": { "type": "boolean", "default": false,
-                    "description": "Not deployed yet: only pre-deploy items run until `deploy`." },
-                "window": { "type": "object", "additionalProperties": false,
-                    "description": "Overrides the configured watch window.",
-                    "properties": { "min": duration, "max": duration } } } },
-        "TickBody": { "type": "object", "required": ["by"], "additionalProperties": false,
-            "properties": { "by": { "type": "string", "minLength": 1 }, "note": nullable("string") } },
-        "WaiveBody": { "type": "object", "required": ["by", "reason"], "additionalProperties": false,
-            "properties": { "by": { "type": "string", "minLength": 1 }, "reason": { "type": "string", "minLength": 1 } } },
-        "ReleaseState": { "type": "string", "enum": ["planned", "deployed", "verified", "failed"] },
-        "ItemState": { "type": "string", "enum": ["manual", "pending", "complete", "failing", "regressed", "waived"] },
-        "ProbeStatus": { "type": "string", "enum": ["pass", "fail", "error"] },
-        "Release": { "type": "object",
-            "required": ["id", "service", "version", "environment", "state", "created_at", "window_min", "window_max"],
-            "properties": {
-                "id": { "type": "string" }, "service": { "type": "string" }, "version": { "type": "string" },
-                "environment": { "type": "string" }, "state": r("ReleaseState"),
-                "created_at": ts, "deployed_at": ts_or_null, "closed_at": ts_or_null,
-                "window_min": { "type": "number", "description": "Seconds." },
-                "window_max": { "type": "number", "description": "Seconds." },
-                "regressed": { "type": "boolean" },
-                "reason": { "type": ["string", "null"], "description": "Why the verdict is what it is." } } },
-        "Window": { "type": "object", "required": ["min_s", "max_s"], "properties": {
-            "min_s": { "type": "number" }, "max_s": { "type": "number" },
-            "elapsed_s": nullable("number"),
-            "remaining_s": { "type": ["number", "null"], "description": "Until max; null when closed or planned." } } },
-        "Counts": { "type": "object", "properties": {
-            "complete": { "type": "integer" }, "pending": { "type": "integer" }, "failing": { "type": "integer" },
-            "regressed": { "type": "integer" }, "manual": { "type": "integer" }, "waived": { "type": "integer" } } },
-        "ReleaseView": { "allOf": [r("Release"), { "type": "object", "required": ["window", "counts"],
-            "properties": { "window": r("Window"), "counts": r("Counts"),
-                "items": { "type": "array", "items": r("ItemView"),
-                    "description": "In checklist order; only in the single-release view." } } }] },
-        "PassRule": { "oneOf": [
-            { "const": "window", "description": "No fail across the whole window." },
-            { "type": "object", "required": ["consecutive"], "properties": { "consecutive": { "type": "integer" } } },
-            { "type": "object", "required": ["sustained"], "properties": { "sustained": duration } } ] },
-        "Evidence": { "type": "object", "required": ["message"], "properties": {
-            "target": { "type": "string", "description": "Resolved URL, query or argv (secrets redacted)." },
-            "expected": { "type": "string" }, "observed": { "type": "string" },
-            "status_code": { "type": "integer" }, "exit_code": { "type": "integer" },
-            "latency_ms": { "type": "number" }, "alerts": array(json!({"type": "string"})),
-            "message": { "type": "string" }, "details": { "type": "object" } } },
-        "ItemEvidence": { "type": "object", "required": ["evidence"], "properties": {
-            "probe": nullable("string"), "status": { "oneOf": [r("ProbeStatus"), { "type": "null" }] },
-            "evidence": r("Evidence") } },
-        "ItemView": { "type": "object", "required": ["id", "text", "state", "since", "automated"], "properties": {
-            "id": { "type": "string" }, "text": { "type": "string" },
-            "section": { "type": ["string", "null"], "description": "Nearest heading above the item." },
-            "state": r("ItemState"), "since": ts, "automated": { "type": "boolean" },
-            "probes": array(json!({"type": "string"})), "pass": r("PassRule"),
-            "by": { "type": "string", "description": "Who ticked or waived it, or `shipwatch`." },
-            "note": { "type": "string", "description": "Tick note or waiver reason." },
-            "evidence": r("ItemEvidence"), "last_results": array(r("ResultRecord")) } },
-        "ResultRecord": { "type": "object", "required": ["release_id", "probe", "at", "status", "evidence"],
-            "properties": { "release_id": { "type": "string" }, "probe": { "type": "string" }, "at": ts,
-                "status": r("ProbeStatus"), "evidence": r("Evidence") } },
-        "HistoryRecord": { "type": "object", "required": ["release_id", "at", "from", "to", "message"],
-            "properties": { "release_id": { "type": "string" },
-                "item_id": { "type": ["string", "null"], "description": "Null for release state changes." },
-                "at": ts, "from": { "type": "string" }, "to": { "type": "string" },
-                "message": { "type": "string", "description": "Includes who, for ticks and waivers." } } },
-        "Report": { "type": "object", "required": ["release", "verdict", "counts", "items"], "properties": {
-            "release": r("Release"), "verdict": r("ReleaseState"), "reason": nullable("string"),
-            "generated_at": ts, "counts": r("Counts"),
-            "items": array(json!({ "type": "object", "properties": {
-                "id": { "type": "string" }, "text": { "type": "string" }, "section": nullable("string"),
-                "state": r("ItemState"), "since": ts, "by": nullable("string"), "note": nullable("string"),
-                "evidence": nullable("string"), "automated": { "type": "boolean" } } })),
-            "regressions": array(json!({ "type": "object", "properties": {
-                "item": { "type": "string" }, "from": ts, "to": ts_or_null, "duration_s": { "type": "integer" } } })),
-            "probes": array(json!({ "type": "object", "properties": {
-                "probe": { "type": "string" }, "passes": { "type": "integer" }, "fails": { "type": "integer" },
-                "errors": { "type": "integer" }, "pass_rate": { "type": "number" } } })) } },
-        "OutboxEntry": { "type": "object", "properties": {
-            "id": { "type": "integer" }, "key": { "type": "string", "description": "Idempotency key." },
-            "receiver": { "type": "string" }, "event": { "type": "string" }, "release": { "type": "string" },
-            "item": nullable("string"), "action_item": nullable("string"), "attempts": { "type": "integer" },
-            "created_at": ts, "next_at": ts, "last_error": nullable("string"), "dead": { "type": "boolean" } } },
-    })
-}
-
 /// The whole document.
 pub fn document() -> Value {
     json!({
@@ -387,7 +302,7 @@ pub fn document() -> Value {
                 "basicAuth": { "type": "http", "scheme": "basic",
                     "description": "Any user name; the token as the password (for browsers)." },
             },
-            "schemas": schemas(),
+            "schemas": super::openapi_schemas::schemas(),
         },
     })
 }

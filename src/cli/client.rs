@@ -153,12 +153,26 @@ fn secs(v: &Value) -> String {
     }
 }
 
-pub async fn status(server: &str, id: Option<&str>, as_json: bool) -> anyhow::Result<ExitCode> {
+pub async fn status(server: &str, id: Option<&str>, as_json: bool, list: &super::ListArgs) -> anyhow::Result<ExitCode> {
     let path = match id {
         Some(id) => api_path(&["releases", id])?,
         None => "/api/v1/releases".into(),
     };
-    let resp = tri!(call(server, client().get(url(server, &path))).await);
+    let mut req = client().get(url(server, &path));
+    if id.is_none() {
+        let limit = list.limit.map(|l| l.to_string());
+        let q: Vec<(&str, &str)> = [
+            ("state", list.state.as_deref()),
+            ("service", list.service.as_deref()),
+            ("limit", limit.as_deref()),
+            ("cursor", list.cursor.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        req = req.query(&q);
+    }
+    let resp = tri!(call(server, req).await);
     let v: Value = resp.json().await.context("reading the daemon's answer")?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -179,10 +193,10 @@ fn state_cell(v: &Value, color: bool) -> String {
     table::paint(s, s, color)
 }
 
-/// The human form of `status`: the list of releases, or one release with its items.
+/// The human form of `status`: a page of the release list, or one release with its items.
 pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
     if !one {
-        let rows: Vec<Vec<String>> = v
+        let rows: Vec<Vec<String>> = v["releases"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -207,9 +221,13 @@ pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
             })
             .unwrap_or_default();
         if rows.is_empty() {
-            return "no releases yet; start one with: shipwatch release start --service S --version V\n".into();
+            return "no releases match; start one with: shipwatch release start --service S --version V\n".into();
         }
-        return table::render(&["ID", "RELEASE", "ENV", "STATE", "DONE/PEND/RED/MANUAL", "LEFT"], &rows);
+        let mut out = table::render(&["ID", "RELEASE", "ENV", "STATE", "DONE/PEND/RED/MANUAL", "LEFT"], &rows);
+        if let Some(next) = v["next_cursor"].as_str() {
+            out.push_str(&format!("more releases: add --cursor {next} (same filters) for the next page\n"));
+        }
+        return out;
     }
     let mut out = format!(
         "{} {} {} ({}) — {}{}\n",
@@ -363,10 +381,12 @@ mod tests {
 
     #[test]
     fn status_colours_only_when_asked() {
-        let v = json!([{"id": "a-1", "service": "a", "version": "1", "environment": "prod", "state": "failed",
+        let v = json!({"releases": [{"id": "a-1", "service": "a", "version": "1", "environment": "prod", "state": "failed",
                         "counts": {"complete": 1, "pending": 0, "failing": 1, "regressed": 0, "manual": 3},
-                        "window": {"remaining_s": null}}]);
-        assert!(!super::render_status_colored(&v, false, false).contains('\x1b'));
+                        "window": {"remaining_s": null}}], "next_cursor": "7"});
+        let plain = super::render_status_colored(&v, false, false);
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(plain.contains("a-1") && plain.contains("--cursor 7"), "{plain}");
         assert!(super::render_status_colored(&v, false, true).contains("\x1b[31mfailed\x1b[0m"));
     }
 }

@@ -32,6 +32,24 @@ pub struct ServerArgs {
     pub server: String,
 }
 
+/// Filters and paging of the release list (`status` without an id).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ListArgs {
+    /// Only releases in these states: planned, deployed, verified, failed, active, closed
+    /// (comma-separated).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only releases of this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// At most this many releases (1-1000; the daemon's default is 100).
+    #[arg(long)]
+    pub limit: Option<u16>,
+    /// Start after this position (the `next` hint a previous page printed).
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the daemon.
@@ -59,11 +77,13 @@ pub enum Command {
     /// Start or deploy releases.
     #[command(subcommand)]
     Release(ReleaseCmd),
-    /// Show releases, or one release's items.
+    /// Show releases (newest first, a page at a time), or one release's items.
     Status {
         id: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        list: ListArgs,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -165,7 +185,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             client::release_start(&server.server, &service, &version, environment, planned).await
         }
         Command::Release(ReleaseCmd::Deploy { id, server }) => client::deploy(&server.server, &id).await,
-        Command::Status { id, json, server } => client::status(&server.server, id.as_deref(), json).await,
+        Command::Status { id, json, list, server } => client::status(&server.server, id.as_deref(), json, &list).await,
         Command::Tick { id, item, by, note, server } => client::tick(&server.server, &id, &item, &by, note).await,
         Command::Waive { id, item, by, reason, server } => {
             client::waive(&server.server, &id, &item, &by, &reason).await

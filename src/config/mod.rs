@@ -76,12 +76,20 @@ pub struct Storage {
     pub sqlite: Option<PathBuf>,
     #[serde(default = "default_retention")]
     pub retention: Dur,
+    /// How long a closed release stays in memory (and on the status page's front page) after
+    /// it closed; later it is read from the store when asked for. Default 1h.
+    #[serde(default = "default_keep_closed")]
+    pub keep_closed: Dur,
 }
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage { sqlite: None, retention: default_retention() }
+        Storage { sqlite: None, retention: default_retention(), keep_closed: default_keep_closed() }
     }
+}
+
+fn default_keep_closed() -> Dur {
+    Dur(Duration::from_secs(3600))
 }
 
 fn default_retention() -> Dur {

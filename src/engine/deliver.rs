@@ -192,7 +192,7 @@ impl Inner {
     fn delivered(self: &Arc<Self>, rec: &OutboxRecord, d: &notify::Delivered) -> Result<(), super::EngineError> {
         let release = rec.release_id();
         let mut txn = self.txn();
-        if !txn.has(&release) {
+        if !txn.has(&release)? {
             txn.extra().delivered.push(rec.id);
             return txn.commit();
         }

@@ -7,6 +7,7 @@
 
 mod deliver;
 mod keeper;
+mod list;
 mod ops;
 mod record;
 mod reload;
@@ -32,6 +33,7 @@ use crate::probe::Runtime;
 use crate::release::{ItemRecord, Release, ResultRecord};
 use crate::store::{Store, StoreError};
 
+pub use list::{Cursor, DEFAULT_LIMIT, ListQuery, MAX_LIMIT, Page};
 pub use ops::NewRelease;
 pub use view::{Counts, ItemView, ReleaseView, WindowView};
 
@@ -285,6 +287,8 @@ impl Inner {
     }
 }
 
+#[cfg(test)]
+mod evict_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -97,7 +97,40 @@ pub(crate) fn no_release<'a>(id: &str, ids: impl IntoIterator<Item = &'a String>
     ))
 }
 
+/// A `std` duration as a `chrono` one (saturating).
+pub(crate) fn chrono_of(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 impl Inner {
+    /// Release `id` as stored, with its items and each probe's latest result, if stored.
+    pub(crate) fn load(&self, id: &str) -> Result<Option<Rel>, EngineError> {
+        match self.store.release(id)? {
+            Some(release) => Ok(Some(self.rel_of(release)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Release `id` as last stored: the published snapshot, or (a closed release that left
+    /// memory) read from the store, without keeping it. Blocking on a miss.
+    pub(crate) fn snapshot(&self, id: &str) -> Result<Arc<Rel>, EngineError> {
+        if let Some(rel) = self.state().get(id) {
+            return Ok(rel.clone());
+        }
+        match self.load(id)? {
+            Some(rel) => Ok(Arc::new(rel)),
+            None => Err(no_release(id, self.state().keys())),
+        }
+    }
+
+    /// `release` with its stored items and each probe's latest result.
+    fn rel_of(&self, release: crate::release::Release) -> Result<Rel, EngineError> {
+        let items = self.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), Arc::new(i))).collect();
+        let last =
+            self.store.latest_results(&release.id)?.into_iter().map(|r| (r.probe.clone(), Arc::new(r))).collect();
+        Ok(Rel { release, items, last })
+    }
+
     /// Run `f` on the working copy of release `id`, settle it and commit; on any error the copy
     /// goes back to what was last stored.
     pub(crate) fn mutate<T>(
@@ -131,13 +164,10 @@ impl Engine {
         let mut txn = inner.txn();
         let (cfg, now) = (txn.cfg.clone(), txn.now);
         let mut active = vec![];
-        for release in inner.store.releases()? {
-            let items = inner.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), Arc::new(i))).collect();
-            let mut last = BTreeMap::new();
-            for r in inner.store.results(&release.id, None, 200)?.into_iter().rev() {
-                last.insert(r.probe.clone(), Arc::new(r));
-            }
-            let mut rel = Rel { release, items, last };
+        // Active releases, and closed ones still inside `storage.keep_closed`; older ones stay
+        // in the store and are read from it when asked for.
+        for release in inner.store.releases_recent(now - chrono_of(cfg.storage.keep_closed.0))? {
+            let mut rel = inner.rel_of(release)?;
             let mut fx = Effects::default();
             reconcile(&cfg, &mut rel, now, &mut fx, "a config change while shipwatch was down");
             if rel.release.state.is_active() {
@@ -178,10 +208,13 @@ impl Engine {
         }
         let window = merge_window(cfg.window, req.window.as_ref())?;
         let base = format!("{}-{}", slug(&req.service), slug(&req.version));
-        let id = (1..)
-            .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
-            .find(|c| !txn.has(c))
-            .unwrap_or(base);
+        let mut id = base.clone();
+        for n in 2.. {
+            if !txn.has(&id)? {
+                break;
+            }
+            id = format!("{base}-{n}");
+        }
         let spec = ReleaseSpec {
             id: id.clone(),
             service: req.service,

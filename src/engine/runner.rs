@@ -144,44 +144,75 @@ async fn window_timer(inner: Arc<Inner>, release: Release, token: CancellationTo
     }
 }
 
-/// Hourly retention: the store deletes what is older than `storage.retention` (results,
-/// closed releases with their items and history, delivered keys, dead letters), and closed
-/// releases it deleted leave memory too. Runs on the blocking pool.
+/// Housekeeping: closed releases leave memory once `storage.keep_closed` has passed since they
+/// closed (checked as often as that, at most every hour); hourly, the store deletes what is
+/// older than `storage.retention` (results, closed releases with their items and history,
+/// delivered keys, dead letters). Runs on the blocking pool.
 pub(crate) fn spawn_housekeeping(inner: &Arc<Inner>) {
     let inner = inner.clone();
     let token = inner.shutdown.clone();
     inner.clone().tracker.spawn(async move {
+        let mut next_prune = tokio::time::Instant::now();
         loop {
-            match inner.blocking(|i| i.housekeeping()).await {
-                Ok(p) if p.total() > 0 => tracing::info!(
-                    results = p.results,
-                    releases = p.releases,
-                    history = p.history,
-                    delivered = p.delivered,
-                    dead_letters = p.dead_letters,
-                    "pruned rows past retention"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "retention pruning failed"),
+            let prune = tokio::time::Instant::now() >= next_prune;
+            if prune {
+                next_prune += PRUNE_EVERY;
             }
+            match inner.blocking(move |i| i.housekeeping(prune)).await {
+                Ok(h) => {
+                    let p = &h.pruned;
+                    if p.total() > 0 {
+                        tracing::info!(
+                            results = p.results,
+                            releases = p.releases,
+                            history = p.history,
+                            delivered = p.delivered,
+                            dead_letters = p.dead_letters,
+                            "pruned rows past retention"
+                        );
+                    }
+                    if h.evicted > 0 {
+                        tracing::debug!(releases = h.evicted, "closed releases left memory (still in the store)");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+            let every = inner.config().storage.keep_closed.0.clamp(Duration::from_secs(1), PRUNE_EVERY);
             tokio::select! {
                 _ = token.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = tokio::time::sleep(every) => {}
             }
         }
     });
 }
 
+/// How often the store is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What one housekeeping pass did.
+#[derive(Debug, Default)]
+pub(crate) struct Housekept {
+    pub pruned: crate::store::Pruned,
+    /// Closed releases dropped from memory.
+    pub evicted: usize,
+}
+
 impl Inner {
-    /// One retention pass (see [`spawn_housekeeping`]).
-    pub(crate) fn housekeeping(&self) -> Result<crate::store::Pruned, super::EngineError> {
-        let before =
-            self.clock.now() - chrono::Duration::from_std(self.config().storage.retention.0).unwrap_or_default();
+    /// One housekeeping pass (see [`spawn_housekeeping`]); `prune`: also apply retention.
+    pub(crate) fn housekeeping(&self, prune: bool) -> Result<Housekept, super::EngineError> {
+        let cfg = self.config();
+        let now = self.clock.now();
+        let before = now - super::ops::chrono_of(cfg.storage.retention.0);
+        let evict_before = now - super::ops::chrono_of(cfg.storage.keep_closed.0);
         let mut work = self.work();
-        let pruned = self.store.prune(before)?;
-        let gone = |r: &Release| r.closed_at.is_some_and(|c| c < before);
+        let pruned = if prune { self.store.prune(before)? } else { Default::default() };
+        let gone = |r: &Release| r.closed_at.is_some_and(|c| c < before || c < evict_before);
+        let n = work.len();
         work.retain(|_, r| !gone(&r.release));
+        let evicted = n - work.len();
         self.published.write().unwrap_or_else(|e| e.into_inner()).retain(|_, r| !gone(&r.release));
-        Ok(pruned)
+        let kept = self.state();
+        self.items_json.lock().unwrap_or_else(|e| e.into_inner()).retain(|id, _| kept.contains_key(id));
+        Ok(Housekept { pruned, evicted })
     }
 }

@@ -72,9 +72,10 @@ impl<'a> Txn<'a> {
         self.work().keys().cloned().collect()
     }
 
-    /// Whether release `id` exists.
-    pub(crate) fn has(&mut self, id: &str) -> bool {
-        self.work().contains_key(id)
+    /// Whether release `id` exists: in memory, or in the store (a closed release that left
+    /// memory keeps its id).
+    pub(crate) fn has(&mut self, id: &str) -> Result<bool, EngineError> {
+        Ok(self.work().contains_key(id) || self.inner.store.release(id)?.is_some())
     }
 
     /// Whether release `id` exists and is watched (planned or deployed).
@@ -82,11 +83,19 @@ impl<'a> Txn<'a> {
         self.work().get(id).is_some_and(|r| r.release.state.is_active())
     }
 
-    /// The working copy of release `id` and its effects; marks it touched.
+    /// The working copy of release `id` and its effects; marks it touched. A closed release
+    /// that has left memory is read back from the store (and leaves again if this change does
+    /// not commit).
     pub(crate) fn rel(&mut self, id: &str) -> Result<(&mut Rel, &mut Effects), EngineError> {
+        let inner = self.inner;
         let work = self.work.as_mut().expect("the lock is held until commit or drop");
         if !work.contains_key(id) {
-            return Err(super::ops::no_release(id, work.keys()));
+            match inner.load(id)? {
+                Some(rel) => {
+                    work.insert(id.to_string(), rel);
+                }
+                None => return Err(super::ops::no_release(id, work.keys())),
+            }
         }
         let rel = work.get_mut(id).expect("checked above");
         Ok((rel, self.fx.entry(id.to_string()).or_default()))

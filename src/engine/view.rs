@@ -87,7 +87,7 @@ pub(crate) fn counts(rel: &Rel) -> Counts {
     c
 }
 
-fn window(rel: &Release, now: DateTime<Utc>) -> WindowView {
+pub(super) fn window(rel: &Release, now: DateTime<Utc>) -> WindowView {
     let elapsed = rel.deployed_at.map(|d| (rel.closed_at.unwrap_or(now) - d).num_milliseconds() as f64 / 1000.0);
     let remaining = match (rel.state, rel.at(rel.window_max)) {
         (ReleaseState::Deployed, Some(max)) => Some(((max - now).num_milliseconds() as f64 / 1000.0).max(0.0)),
@@ -131,7 +131,7 @@ fn item_views(cfg: &Config, rel: &Rel) -> Vec<ItemView> {
     ids.into_iter().filter_map(|id| item_view(cfg, rel, id)).collect()
 }
 
-fn view(cfg: &Config, rel: &Rel, now: DateTime<Utc>, detailed: bool) -> ReleaseView {
+pub(super) fn view(cfg: &Config, rel: &Rel, now: DateTime<Utc>, detailed: bool) -> ReleaseView {
     let items = detailed.then(|| item_views(cfg, rel));
     ReleaseView { release: rel.release.clone(), window: window(&rel.release, now), counts: counts(rel), items }
 }
@@ -145,15 +145,32 @@ pub(crate) struct ItemsJson {
 }
 
 impl Engine {
+    /// `f` on release `id` as last stored. Reads the store when the release has left memory:
+    /// call it from a blocking thread, or through [`Engine::read`].
     fn with<T>(&self, id: &str, f: impl FnOnce(&Config, &Rel, DateTime<Utc>) -> Option<T>) -> Result<T, EngineError> {
         let cfg = self.0.config();
         let now = self.0.clock.now();
-        let state = self.0.state();
-        let rel = state.get(id).ok_or_else(|| super::ops::no_release(id, state.keys()))?;
-        f(&cfg, rel, now).ok_or_else(|| EngineError::NotFound(format!("not found in release '{id}'")))
+        let rel = self.0.snapshot(id)?;
+        f(&cfg, &rel, now).ok_or_else(|| EngineError::NotFound(format!("not found in release '{id}'")))
     }
 
-    /// Every release, newest first, without items.
+    /// Run `f`, a view of release `id`, where it may read the store: right here when the release
+    /// is in memory, else on the blocking pool (a closed release that has left memory).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        if self.0.state().contains_key(id) {
+            return f(self);
+        }
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || f(&engine)).await.map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
+    /// Releases in memory (every active one, and closed ones within `storage.keep_closed`),
+    /// newest first, without items: the status page and `/metrics`. The API's list is
+    /// [`Engine::list`], paginated over the store.
     pub fn releases(&self) -> Vec<ReleaseView> {
         let cfg = self.0.config();
         let now = self.0.clock.now();
@@ -174,10 +191,7 @@ impl Engine {
     pub fn release_json(&self, id: &str) -> Result<Vec<u8>, EngineError> {
         let cfg = self.0.config();
         let now = self.0.clock.now();
-        let rel = {
-            let state = self.0.state();
-            state.get(id).cloned().ok_or_else(|| super::ops::no_release(id, state.keys()))?
-        };
+        let rel = self.0.snapshot(id)?;
         let cached = {
             let cache = self.0.items_json.lock().unwrap_or_else(|e| e.into_inner());
             cache.get(id).filter(|c| Arc::ptr_eq(&c.rel, &rel) && Arc::ptr_eq(&c.cfg, &cfg)).map(|c| c.json.clone())
@@ -186,8 +200,11 @@ impl Engine {
             Some(j) => j,
             None => {
                 let json: Arc<[u8]> = serde_json::to_vec(&item_views(&cfg, &rel)).unwrap_or_default().into();
-                let entry = ItemsJson { rel: rel.clone(), cfg: cfg.clone(), json: json.clone() };
-                self.0.items_json.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), entry);
+                // Cached for releases in memory only: one read from the store is not kept.
+                if self.0.state().get(id).is_some_and(|p| Arc::ptr_eq(p, &rel)) {
+                    let entry = ItemsJson { rel: rel.clone(), cfg: cfg.clone(), json: json.clone() };
+                    self.0.items_json.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), entry);
+                }
                 json
             }
         };
@@ -220,22 +237,36 @@ impl Engine {
 
     /// Probe results, newest first (read on the blocking pool).
     pub async fn results(&self, id: &str, probe: Option<&str>, limit: usize) -> Result<Vec<ResultRecord>, EngineError> {
-        self.with(id, |_, _, _| Some(()))?;
         let (id, probe) = (id.to_string(), probe.map(String::from));
-        self.0.blocking(move |i| Ok(i.store.results(&id, probe.as_deref(), limit)?)).await
+        self.0
+            .blocking(move |i| {
+                i.snapshot(&id)?;
+                Ok(i.store.results(&id, probe.as_deref(), limit)?)
+            })
+            .await
     }
 
     /// State changes of a release, oldest first (read on the blocking pool).
     pub async fn history(&self, id: &str) -> Result<Vec<HistoryRecord>, EngineError> {
-        self.with(id, |_, _, _| Some(()))?;
         let id = id.to_string();
-        self.0.blocking(move |i| Ok(i.store.history(&id)?)).await
+        self.0
+            .blocking(move |i| {
+                i.snapshot(&id)?;
+                Ok(i.store.history(&id)?)
+            })
+            .await
     }
 
-    /// The release report (JSON): final once the release is closed.
+    /// The release report (JSON): final once the release is closed (read on the blocking pool).
     pub async fn report(&self, id: &str) -> Result<super::report::Report, EngineError> {
-        let history = self.history(id).await?;
-        self.with(id, |cfg, rel, now| Some(super::report::build(cfg, rel, &history, now)))
+        let id = id.to_string();
+        self.0
+            .blocking(move |i| {
+                let rel = i.snapshot(&id)?;
+                let history = i.store.history(&id)?;
+                Ok(super::report::build(&i.config(), &rel, &history, i.clock.now()))
+            })
+            .await
     }
 
     /// Outbox rows (pending and dead-lettered), as the API shows them.

@@ -40,6 +40,9 @@ const MIGRATIONS: &[Migration] = &[
     // 3: typed causes in item records and history (instead of a `by` string); when a release
     //    closed, as a column, for retention.
     Migration::Code(typed_causes),
+    // 4: service and state as columns, and an index on creation order, for the paginated and
+    //    filtered release list (`GET /api/v1/releases?state=&service=&limit=&cursor=`).
+    Migration::Code(list_columns),
 ];
 
 /// The schema version this binary writes.
@@ -115,6 +118,24 @@ fn typed_causes(tx: &Transaction<'_>) -> Result<(), StoreError> {
             o.insert("cause".into(), cause);
             tx.execute("UPDATE history SET body = ?2 WHERE id = ?1", params![id, v.to_string()])?;
         }
+    }
+    Ok(())
+}
+
+fn list_columns(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "ALTER TABLE releases ADD COLUMN service TEXT NOT NULL DEFAULT '';
+         ALTER TABLE releases ADD COLUMN state TEXT NOT NULL DEFAULT '';
+         CREATE UNIQUE INDEX releases_by_seq ON releases (seq);
+         CREATE INDEX releases_by_service ON releases (service, seq);",
+    )?;
+    for (rowid, body) in rows(tx, "SELECT rowid, body FROM releases")? {
+        let v = parse("releases", &body)?;
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        tx.execute(
+            "UPDATE releases SET service = ?2, state = ?3 WHERE rowid = ?1",
+            params![rowid, field("service"), field("state")],
+        )?;
     }
     Ok(())
 }

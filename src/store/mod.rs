@@ -11,7 +11,7 @@ mod sqlite;
 
 use chrono::{DateTime, Utc};
 
-use crate::release::{HistoryRecord, ItemRecord, Release, ResultRecord};
+use crate::release::{HistoryRecord, ItemRecord, ItemState, Release, ReleaseState, ResultRecord};
 
 pub use sqlite::SqliteStore;
 
@@ -34,6 +34,18 @@ pub enum StoreError {
     Locked { path: String, lock: String, holder: String },
     #[error("cannot lock database {path}: {source}")]
     Lock { path: String, source: std::io::Error },
+}
+
+/// One page of the release list: newest first, optionally filtered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseQuery {
+    /// Only releases in one of these states (all when empty).
+    pub states: Vec<ReleaseState>,
+    pub service: Option<String>,
+    /// At most this many rows.
+    pub limit: usize,
+    /// Only releases created before the one at this position (a previous page's cursor).
+    pub before: Option<i64>,
 }
 
 /// What a retention pass deleted, per table.
@@ -124,6 +136,13 @@ pub trait Store: Send + Sync + 'static {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
     /// All releases, oldest first.
     fn releases(&self) -> Result<Vec<Release>, StoreError>;
+    /// Active releases and those closed at or after `closed_since`, oldest first: what the
+    /// engine keeps in memory.
+    fn releases_recent(&self, closed_since: DateTime<Utc>) -> Result<Vec<Release>, StoreError>;
+    /// A page of releases, newest first, each with its position (the next page's cursor).
+    fn release_page(&self, q: &ReleaseQuery) -> Result<Vec<(i64, Release)>, StoreError>;
+    /// How many items of a release are in each state.
+    fn item_counts(&self, release: &str) -> Result<Vec<(ItemState, usize)>, StoreError>;
     /// One release, if stored.
     fn release(&self, id: &str) -> Result<Option<Release>, StoreError>;
     /// The item records of one release.

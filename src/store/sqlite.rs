@@ -16,8 +16,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Batch, OutboxRecord, Pruned, Store, StoreError, migrate};
-use crate::release::{HistoryRecord, ItemRecord, Release, ResultRecord};
+use super::{Batch, OutboxRecord, Pruned, ReleaseQuery, Store, StoreError, migrate};
+use crate::release::{HistoryRecord, ItemRecord, ItemState, Release, ResultRecord};
 
 /// Idle reader connections kept open.
 const READERS: usize = 4;
@@ -168,12 +168,13 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         {
             let mut rel = tx.prepare_cached(
-                "INSERT INTO releases (id, seq, body, closed_ms)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases), ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, closed_ms = excluded.closed_ms",
+                "INSERT INTO releases (id, seq, body, closed_ms, service, state)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases), ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, closed_ms = excluded.closed_ms,
+                   service = excluded.service, state = excluded.state",
             )?;
             for r in &b.releases {
-                rel.execute(params![r.id, json(r), r.closed_at.map(ms)])?;
+                rel.execute(params![r.id, json(r), r.closed_at.map(ms), r.service, r.state.as_str()])?;
             }
             let mut item = tx.prepare_cached(
                 "INSERT INTO items (release_id, item_id, body) VALUES (?1, ?2, ?3)
@@ -226,6 +227,61 @@ impl Store for SqliteStore {
 
     fn releases(&self) -> Result<Vec<Release>, StoreError> {
         self.read(|c| bodies(c, "releases", "SELECT body FROM releases ORDER BY seq", []))
+    }
+
+    fn releases_recent(&self, closed_since: DateTime<Utc>) -> Result<Vec<Release>, StoreError> {
+        let sql = "SELECT body FROM releases WHERE closed_ms IS NULL OR closed_ms >= ?1 ORDER BY seq";
+        self.read(|c| bodies(c, "releases", sql, [ms(closed_since)]))
+    }
+
+    fn release_page(&self, q: &ReleaseQuery) -> Result<Vec<(i64, Release)>, StoreError> {
+        // Every value is a bound parameter; only the number of `?` placeholders varies.
+        let mut sql = String::from("SELECT seq, body FROM releases WHERE seq < ?1");
+        let mut args: Vec<rusqlite::types::Value> = vec![q.before.unwrap_or(i64::MAX).into()];
+        if let Some(s) = &q.service {
+            args.push(s.clone().into());
+            sql.push_str(&format!(" AND service = ?{}", args.len()));
+        }
+        if !q.states.is_empty() {
+            let marks: Vec<String> = q
+                .states
+                .iter()
+                .map(|st| {
+                    args.push(st.as_str().to_string().into());
+                    format!("?{}", args.len())
+                })
+                .collect();
+            sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
+        }
+        args.push((q.limit.min(i64::MAX as usize) as i64).into());
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", args.len()));
+        self.read(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.map(|row| {
+                let (seq, body) = row?;
+                Ok((seq, parse("releases", &body)?))
+            })
+            .collect()
+        })
+    }
+
+    fn item_counts(&self, release: &str) -> Result<Vec<(ItemState, usize)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT json_extract(body, '$.state'), COUNT(*) FROM items WHERE release_id = ?1 GROUP BY 1",
+            )?;
+            let rows = st.query_map([release], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.map(|row| {
+                let (state, n) = row?;
+                let state = serde_json::from_value(serde_json::Value::String(state))
+                    .map_err(|e| StoreError::Corrupt { table: "items", message: e.to_string() })?;
+                Ok((state, n as usize))
+            })
+            .collect()
+        })
     }
 
     fn release(&self, id: &str) -> Result<Option<Release>, StoreError> {

@@ -211,8 +211,69 @@ fn schema_2_rows_get_typed_causes() {
     assert_eq!(item.cause, crate::transition::Cause::Tick { by: "dave".into(), note: Some("done".into()) });
     let h = &s.history("a").unwrap()[0];
     assert_eq!((h.from, &h.cause), (None, &crate::transition::Cause::Started { planned: false }));
+    let q = ReleaseQuery { states: vec![ReleaseState::Verified], service: Some("api".into()), limit: 5, before: None };
+    assert_eq!(s.release_page(&q).unwrap().len(), 1, "service and state were filled from the body");
     let pruned = s.prune("2026-02-01T00:00:00Z".parse().unwrap()).unwrap();
     assert_eq!(pruned.releases, 1, "closed_ms was filled from the body");
+}
+
+#[test]
+fn release_pages_are_newest_first_filtered_and_complete() {
+    let s = SqliteStore::memory().unwrap();
+    let mut b = Batch::default();
+    for n in 0..7 {
+        let mut r = release(&format!("r{n}"));
+        r.service = if n % 2 == 0 { "api".into() } else { "web".into() };
+        r.state = if n < 3 { ReleaseState::Failed } else { ReleaseState::Deployed };
+        b.releases.push(r);
+    }
+    s.apply(&b).unwrap();
+    // A later update keeps a release's position.
+    let mut r0 = release("r0");
+    r0.state = ReleaseState::Verified;
+    s.apply(&Batch { releases: vec![r0], ..Default::default() }).unwrap();
+    let page = |states: Vec<ReleaseState>, service: Option<&str>, limit, before| {
+        let q = ReleaseQuery { states, service: service.map(String::from), limit, before };
+        s.release_page(&q).unwrap()
+    };
+    let ids = |rows: &[(i64, Release)]| rows.iter().map(|(_, r)| r.id.clone()).collect::<Vec<_>>();
+    // Paging with the last row's position as the cursor visits every release once, in order.
+    let (mut seen, mut before) = (vec![], None);
+    loop {
+        let rows = page(vec![], None, 3, before);
+        if rows.is_empty() {
+            break;
+        }
+        seen.extend(ids(&rows));
+        before = rows.last().map(|(seq, _)| *seq);
+    }
+    assert_eq!(seen, ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]);
+    for (states, service, want) in [
+        (vec![ReleaseState::Deployed], None, vec!["r6", "r5", "r4", "r3"]),
+        (vec![ReleaseState::Failed, ReleaseState::Verified], None, vec!["r2", "r1", "r0"]),
+        (vec![], Some("web"), vec!["r5", "r3", "r1"]),
+        (vec![ReleaseState::Failed], Some("api"), vec!["r2"]),
+        (vec![ReleaseState::Planned], None, vec![]),
+        (vec![], Some("api' OR 1=1 --"), vec![]),
+    ] {
+        assert_eq!(ids(&page(states.clone(), service, 100, None)), want, "{states:?} {service:?}");
+    }
+}
+
+#[test]
+fn item_counts_count_stored_states() {
+    let s = SqliteStore::memory().unwrap();
+    let mut b = Batch { releases: vec![release("a")], ..Default::default() };
+    for (id, state) in [("x", ItemState::Complete), ("y", ItemState::Complete), ("z", ItemState::Manual)] {
+        let mut i = crate::transition::new_item("a", id, false, false, Utc::now());
+        i.state = state;
+        b.items.push(i);
+    }
+    s.apply(&b).unwrap();
+    let mut got = s.item_counts("a").unwrap();
+    got.sort_by_key(|(st, _)| st.as_str());
+    assert_eq!(got, vec![(ItemState::Complete, 2), (ItemState::Manual, 1)]);
+    assert_eq!(s.item_counts("nope").unwrap(), vec![]);
 }
 
 #[test]

@@ -218,7 +218,7 @@ async fn store_fault(fx: &Fixture, fault: &mut dyn StorageFault) {
     let (code, body) = d.post("/api/v1/releases", &json!({"service": "web", "version": "9.9.9"})).await;
     assert_eq!(code, 503, "creating a release while the store is unwritable: {body}");
     let list = d.get_json("/api/v1/releases").await;
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "the failed create left nothing behind: {list}");
+    assert_eq!(list["releases"].as_array().map(Vec::len), Some(1), "the failed create left nothing behind: {list}");
     assert_eq!(d.release(&id).await["items"], rel_full["items"], "memory stays as last stored");
     let newest_stored = stored.iter().map(|r| ts(&r["at"])).max().expect("results");
     assert!(newest_stored < broken_at + chrono::Duration::seconds(1), "nothing stored after the fault started");
@@ -250,6 +250,6 @@ async fn store_fault(fx: &Fixture, fault: &mut dyn StorageFault) {
     for r in &stored {
         assert!(again.contains(r), "result lost across a restart: {r}");
     }
-    assert_eq!(d2.get_json("/api/v1/releases").await.as_array().map(Vec::len), Some(2));
+    assert_eq!(d2.get_json("/api/v1/releases").await["releases"].as_array().map(Vec::len), Some(2));
     drop(d2);
 }

@@ -1,0 +1,144 @@
+//! The schemas of the OpenAPI document (`components.schemas`), split from `openapi.rs` to keep
+//! both readable: request bodies and states, then the views the API answers with.
+
+use serde_json::{Value, json};
+
+use super::openapi::{array, nullable, r};
+
+/// Every schema, by name.
+pub(super) fn schemas() -> Value {
+    let ts = json!({"type": "string", "format": "date-time"});
+    let ts_or_null = json!({"type": ["string", "null"], "format": "date-time"});
+    let duration = json!({"type": "string", "description": "A duration like 500ms, 30s, 5m or 24h.",
+        "examples": ["10m"]});
+    let mut all = models(&ts, &ts_or_null, &duration);
+    let more = views(&ts, &ts_or_null, &duration);
+    let map = all.as_object_mut().expect("an object");
+    for (k, v) in more.as_object().expect("an object") {
+        map.insert(k.clone(), v.clone());
+    }
+    all
+}
+
+/// Request bodies, states and releases.
+fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
+    let name = json!({"type": "string", "pattern": "^[A-Za-z0-9._\\-+/:@]{1,128}$"});
+    json!({
+        "Error": { "type": "object", "required": ["error"],
+            "properties": { "error": { "type": "string", "description": "What went wrong, naming the field." } } },
+        "NewRelease": { "type": "object", "required": ["service", "version"], "additionalProperties": false,
+            "properties": {
+                "service": name, "version": name,
+                "environment": { "allOf": [name], "default": "production" },
+                "deployed_at": { "type": "string", "format": "date-time",
+                    "description": "When it was deployed (default now; not in the future; not with `planned`)." },
+                "planned": { "type": "boolean", "default": false,
+                    "description": "Not deployed yet: only pre-deploy items run until `deploy`." },
+                "window": { "type": "object", "additionalProperties": false,
+                    "description": "Overrides the configured watch window.",
+                    "properties": { "min": duration, "max": duration } } } },
+        "TickBody": { "type": "object", "required": ["by"], "additionalProperties": false,
+            "properties": { "by": { "type": "string", "minLength": 1 }, "note": nullable("string") } },
+        "WaiveBody": { "type": "object", "required": ["by", "reason"], "additionalProperties": false,
+            "properties": { "by": { "type": "string", "minLength": 1 }, "reason": { "type": "string", "minLength": 1 } } },
+        "ReleaseState": { "type": "string", "enum": ["planned", "deployed", "verified", "failed"] },
+        "ItemState": { "type": "string", "enum": ["manual", "pending", "complete", "failing", "regressed", "waived"] },
+        "ProbeStatus": { "type": "string", "enum": ["pass", "fail", "error"] },
+        "Release": { "type": "object",
+            "required": ["id", "service", "version", "environment", "state", "created_at", "window_min", "window_max"],
+            "properties": {
+                "id": { "type": "string" }, "service": { "type": "string" }, "version": { "type": "string" },
+                "environment": { "type": "string" }, "state": r("ReleaseState"),
+                "created_at": ts, "deployed_at": ts_or_null, "closed_at": ts_or_null,
+                "window_min": { "type": "number", "description": "Seconds." },
+                "window_max": { "type": "number", "description": "Seconds." },
+                "regressed": { "type": "boolean" },
+                "reason": { "type": ["string", "null"], "description": "Why the verdict is what it is." } } },
+        "Window": { "type": "object", "required": ["min_s", "max_s"], "properties": {
+            "min_s": { "type": "number" }, "max_s": { "type": "number" },
+            "elapsed_s": nullable("number"),
+            "remaining_s": { "type": ["number", "null"], "description": "Until max; null when closed or planned." } } },
+        "Counts": { "type": "object", "properties": {
+            "complete": { "type": "integer" }, "pending": { "type": "integer" }, "failing": { "type": "integer" },
+            "regressed": { "type": "integer" }, "manual": { "type": "integer" }, "waived": { "type": "integer" } } },
+    })
+}
+
+/// Views, history, reports and the outbox.
+fn views(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
+    json!({
+        "ReleasePage": { "type": "object", "required": ["releases"], "properties": {
+            "releases": array(r("ReleaseView")),
+            "next_cursor": { "type": "string",
+                "description": "Pass as `cursor` for the next page; absent on the last page." } } },
+        "State": { "oneOf": [r("ItemState"), r("ReleaseState")] },
+        "Cause": { "type": "object", "required": ["kind"], "description": "Why a state changed.",
+            "properties": {
+                "kind": { "type": "string", "enum": ["created", "started", "checklist", "rule", "window_closed",
+                    "tick", "waive", "action", "rebind", "deploy", "verdict", "unrecorded"] },
+                "planned": { "type": "boolean", "description": "`started`: the release waits for its deploy." },
+                "met": { "type": "string", "enum": ["pass", "fail"], "description": "`rule`: which rule the evidence met." },
+                "probe": { "type": "string", "description": "`rule`: the probe whose result decided (none: time did)." },
+                "by": { "type": "string", "description": "`tick`, `waive`: the person." },
+                "note": { "type": "string", "description": "`tick`: their note." },
+                "reason": { "type": "string", "description": "`waive`: why." },
+                "event": { "type": "string", "description": "`action`: the event the action item is on." },
+                "receiver": { "type": "string", "description": "`action`: where its notification was delivered." },
+                "bound": { "type": "boolean", "description": "`rebind`: probes were bound (true) or unbound." },
+                "to": r("ReleaseState") } },
+        "ReleaseView": { "allOf": [r("Release"), { "type": "object", "required": ["window", "counts"],
+            "properties": { "window": r("Window"), "counts": r("Counts"),
+                "items": { "type": "array", "items": r("ItemView"),
+                    "description": "In checklist order; only in the single-release view." } } }] },
+        "PassRule": { "oneOf": [
+            { "const": "window", "description": "No fail across the whole window." },
+            { "type": "object", "required": ["consecutive"], "properties": { "consecutive": { "type": "integer" } } },
+            { "type": "object", "required": ["sustained"], "properties": { "sustained": duration } } ] },
+        "Evidence": { "type": "object", "required": ["message"], "properties": {
+            "target": { "type": "string", "description": "Resolved URL, query or argv (secrets redacted)." },
+            "expected": { "type": "string" }, "observed": { "type": "string" },
+            "status_code": { "type": "integer" }, "exit_code": { "type": "integer" },
+            "latency_ms": { "type": "number" }, "alerts": array(json!({"type": "string"})),
+            "message": { "type": "string" }, "details": { "type": "object" } } },
+        "ItemEvidence": { "type": "object", "required": ["evidence"], "properties": {
+            "probe": nullable("string"), "status": { "oneOf": [r("ProbeStatus"), { "type": "null" }] },
+            "evidence": r("Evidence") } },
+        "ItemView": { "type": "object", "required": ["id", "text", "state", "since", "automated", "cause"], "properties": {
+            "id": { "type": "string" }, "text": { "type": "string" },
+            "section": { "type": ["string", "null"], "description": "Nearest heading above the item." },
+            "state": r("ItemState"), "since": ts, "automated": { "type": "boolean" },
+            "probes": array(json!({"type": "string"})), "pass": r("PassRule"),
+            "cause": r("Cause"),
+            "by": { "type": "string", "description": "The person who ticked or waived it (absent otherwise)." },
+            "note": { "type": "string", "description": "Tick note or waiver reason." },
+            "evidence": r("ItemEvidence"), "last_results": array(r("ResultRecord")) } },
+        "ResultRecord": { "type": "object", "required": ["release_id", "probe", "at", "status", "evidence"],
+            "properties": { "release_id": { "type": "string" }, "probe": { "type": "string" }, "at": ts,
+                "status": r("ProbeStatus"), "evidence": r("Evidence") } },
+        "HistoryRecord": { "type": "object", "required": ["release_id", "at", "from", "to", "cause", "message"],
+            "properties": { "release_id": { "type": "string" },
+                "item_id": { "type": ["string", "null"], "description": "Null for release state changes." },
+                "at": ts,
+                "from": { "oneOf": [r("State"), { "type": "null" }], "description": "Null when created." },
+                "to": r("State"), "cause": r("Cause"),
+                "message": { "type": "string", "description": "Includes who, for ticks and waivers." } } },
+        "Report": { "type": "object", "required": ["release", "verdict", "counts", "items"], "properties": {
+            "release": r("Release"), "verdict": r("ReleaseState"), "reason": nullable("string"),
+            "generated_at": ts, "counts": r("Counts"),
+            "items": array(json!({ "type": "object", "properties": {
+                "id": { "type": "string" }, "text": { "type": "string" }, "section": nullable("string"),
+                "state": r("ItemState"), "since": ts, "cause": r("Cause"),
+                "by": nullable("string"), "note": nullable("string"),
+                "evidence": nullable("string"), "automated": { "type": "boolean" } } })),
+            "regressions": array(json!({ "type": "object", "properties": {
+                "item": { "type": "string" }, "from": ts, "to": ts_or_null, "duration_s": { "type": "integer" } } })),
+            "probes": array(json!({ "type": "object", "properties": {
+                "probe": { "type": "string" }, "passes": { "type": "integer" }, "fails": { "type": "integer" },
+                "errors": { "type": "integer" }, "pass_rate": { "type": "number" } } })) } },
+        "OutboxEntry": { "type": "object", "properties": {
+            "id": { "type": "integer" }, "key": { "type": "string", "description": "Idempotency key." },
+            "receiver": { "type": "string" }, "event": { "type": "string" }, "release": { "type": "string" },
+            "item": nullable("string"), "action_item": nullable("string"), "attempts": { "type": "integer" },
+            "created_at": ts, "next_at": ts, "last_error": nullable("string"), "dead": { "type": "boolean" } } },
+    })
+}
