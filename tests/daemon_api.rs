@@ -198,6 +198,21 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
     assert_error(&create(r#"{"service":"api","version":5}"#).await, 422, "version", "wrong type");
     assert_error(&create(r#"{"service":"has space","version":"1"}"#).await, 422, "service", "invalid service");
     assert_error(&create(r#"{"service":"api","version":"1","window":{"min":"5x"}}"#).await, 422, "5x", "bad window");
+    // Only objects: serde reads a list into a struct field by field.
+    assert_error(
+        &create(r#"{"service":"api","version":"1","window":[null,null]}"#).await,
+        422,
+        "window",
+        "window list",
+    );
+    assert_error(
+        &create(r#"{"service":"api","version":"1","window":["1h","2h"]}"#).await,
+        422,
+        "window",
+        "window list",
+    );
+    assert_error(&create(r#"["api","1"]"#).await, 422, "JSON object", "a list body");
+    assert_error(&create(r#""api""#).await, 422, "JSON object", "a string body");
     // Found while fuzzing: a window past chrono's range once panicked and broke the release list.
     let huge = create(r#"{"service":"api","version":"1","window":{"max":"1000000years"}}"#).await;
     assert_error(&huge, 422, "too long", "huge window");

@@ -21,6 +21,10 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     // Syntax first (400), then shape (422) with the path of the offending field.
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
+    // serde would read a list into a struct field by field: only an object is a body.
+    if !value.is_object() {
+        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "the body must be a JSON object {...}".into()));
+    }
     serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let path = e.path().to_string();
         let at = if path == "." || path.is_empty() { String::new() } else { format!("{path}: ") };

@@ -35,12 +35,35 @@ pub struct NewRelease {
     pub window: Option<WindowOverride>,
 }
 
-/// A per-release window, overriding the config's.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+/// A per-release window, overriding the config's: an object with `min` and/or `max` (a list
+/// such as `[null, null]`, which serde would take field by field, is refused).
+#[derive(Debug, Clone, Default)]
 pub struct WindowOverride {
     pub min: Option<Dur>,
     pub max: Option<Dur>,
+}
+
+impl<'de> Deserialize<'de> for WindowOverride {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            min: Option<Dur>,
+            max: Option<Dur>,
+        }
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"an object like {"min": "1h", "max": "24h"}"#)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Fields, A::Error> {
+                Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let f = d.deserialize_map(Object)?;
+        Ok(WindowOverride { min: f.min, max: f.max })
+    }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> EngineError {
