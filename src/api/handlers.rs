@@ -59,20 +59,16 @@ fn list_states(s: &str) -> Result<Vec<ReleaseState>, ApiError> {
     use ReleaseState::*;
     let mut out = vec![];
     for part in s.split(',').map(str::trim) {
-        out.extend_from_slice(match part {
-            "active" => &[Planned, Deployed][..],
-            "closed" => &[Verified, Failed][..],
-            "planned" => &[Planned][..],
-            "deployed" => &[Deployed][..],
-            "verified" => &[Verified][..],
-            "failed" => &[Failed][..],
-            _ => {
-                return Err(unprocessable(format!(
+        match part {
+            "active" => out.extend([Planned, Deployed]),
+            "closed" => out.extend([Verified, Failed]),
+            _ => out.push(ReleaseState::deserialize(serde_json::Value::from(part)).map_err(|_| {
+                unprocessable(format!(
                     "state: {part:?} is not a release state; use planned, deployed, verified, failed, \
                      active or closed (comma-separated for several)"
-                )));
-            }
-        });
+                ))
+            })?),
+        }
     }
     Ok(out)
 }

@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::table;
+use crate::release::ItemState;
 
 pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("static client settings")
@@ -247,7 +249,10 @@ pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
         .as_array()
         .map(|a| {
             a.iter()
-                .filter(|i| i["automated"].as_bool() == Some(true) || i["state"] != "manual")
+                .filter(|i| {
+                    i["automated"].as_bool() == Some(true)
+                        || ItemState::deserialize(&i["state"]).ok() != Some(ItemState::Manual)
+                })
                 .map(|i| {
                     let ev = i["evidence"]["evidence"]["message"].as_str().or(i["note"].as_str()).unwrap_or("");
                     vec![state_cell(i, color), i["id"].as_str().unwrap_or("").into(), ev.chars().take(70).collect()]

@@ -15,11 +15,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::ServerArgs;
 use super::client::{self, Failure};
 use super::junit::{self, Case, Suite, Verdict};
+use crate::release::{ItemState, ReleaseState};
 use cases::{cases, evidence_text};
 use select::Selection;
 
@@ -92,44 +94,44 @@ fn compact_secs(t: u64) -> String {
     }
 }
 
-fn state_of<'a>(rel: &'a Value, id: &str) -> &'a str {
-    item(rel, id).and_then(|i| i["state"].as_str()).unwrap_or("pending")
+/// An item's state in the daemon's answer. A missing item, or a state this CLI does not know,
+/// counts as pending: never as done.
+fn state_of(rel: &Value, id: &str) -> ItemState {
+    item(rel, id).and_then(|i| ItemState::deserialize(&i["state"]).ok()).unwrap_or(ItemState::Pending)
 }
 
 fn item<'a>(rel: &'a Value, id: &str) -> Option<&'a Value> {
     rel["items"].as_array()?.iter().find(|i| i["id"] == id)
 }
 
-fn is_done(state: &str) -> bool {
-    matches!(state, "complete" | "waived")
-}
-
-fn is_red(state: &str) -> bool {
-    matches!(state, "failing" | "regressed")
+fn is_red(state: ItemState) -> bool {
+    matches!(state, ItemState::Failing | ItemState::Regressed)
 }
 
 /// Red items first, then a failed release, then all done; `None` while still waiting.
 fn verdict(rel: &Value, selected: &[String]) -> Option<Outcome> {
     let red: Vec<String> = selected.iter().filter(|i| is_red(state_of(rel, i))).cloned().collect();
-    let failed = rel["state"] == "failed";
+    // A release state this CLI does not know (a newer daemon) is never a pass: keep waiting.
+    let Ok(release) = ReleaseState::deserialize(&rel["state"]) else { return None };
+    let failed = release == ReleaseState::Failed;
     if !red.is_empty() || failed {
         let reason = failed.then(|| rel["reason"].as_str().unwrap_or("no reason given").to_string());
         return Some(Outcome::Failed { red, release: reason });
     }
-    selected.iter().all(|i| is_done(state_of(rel, i))).then_some(Outcome::Passed)
+    selected.iter().all(|i| state_of(rel, i).is_done()).then_some(Outcome::Passed)
 }
 
 /// `gate ID: 3/5 complete, 2 pending — 1m20s left` (the part before `—` is the change key).
 fn progress_line(id: &str, rel: &Value, selected: &[String], left: Duration) -> (String, String) {
-    let states: Vec<&str> = selected.iter().map(|i| state_of(rel, i)).collect();
-    let n = |f: fn(&str) -> bool| states.iter().filter(|s| f(s)).count();
-    let mut key = format!("gate {id}: {}/{} complete", n(is_done), states.len());
-    let waived = n(|s| s == "waived");
+    let states: Vec<ItemState> = selected.iter().map(|i| state_of(rel, i)).collect();
+    let n = |f: fn(ItemState) -> bool| states.iter().filter(|s| f(**s)).count();
+    let mut key = format!("gate {id}: {}/{} complete", n(ItemState::is_done), states.len());
+    let waived = n(|s| s == ItemState::Waived);
     if waived > 0 {
         key.push_str(&format!(" ({waived} waived)"));
     }
-    key.push_str(&format!(", {} pending", n(|s| s == "pending")));
-    let manual = n(|s| s == "manual");
+    key.push_str(&format!(", {} pending", n(|s| s == ItemState::Pending)));
+    let manual = n(|s| s == ItemState::Manual);
     if manual > 0 {
         key.push_str(&format!(", {manual} manual (waiting for a tick)"));
     }
@@ -176,7 +178,7 @@ fn timed_out_line(id: &str, done: usize, total: usize, timeout: Duration) -> Str
 
 /// Print the final verdict on stdout and return its exit code.
 fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed: Duration, timeout: Duration) -> u8 {
-    let done = selected.iter().filter(|i| is_done(state_of(rel, i))).count();
+    let done = selected.iter().filter(|i| state_of(rel, i).is_done()).count();
     let total = selected.len();
     match outcome {
         Outcome::Passed => {
@@ -187,7 +189,7 @@ fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed
             println!("gate {id}: FAILED — {done}/{total} items complete");
             for r in red {
                 let it = item(rel, r).cloned().unwrap_or(Value::Null);
-                println!("  ✗ {r} is {}: {}", state_of(rel, r), evidence_text(&it).0);
+                println!("  ✗ {r} is {}: {}", state_of(rel, r).as_str(), evidence_text(&it).0);
             }
             if let Some(reason) = release {
                 println!("  ✗ release {id} failed: {reason}");
@@ -196,8 +198,8 @@ fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed
         }
         Outcome::TimedOut => {
             println!("{}", timed_out_line(id, done, total, timeout));
-            for i in selected.iter().filter(|i| !is_done(state_of(rel, i))) {
-                println!("  … {i} ({})", state_of(rel, i));
+            for i in selected.iter().filter(|i| !state_of(rel, i).is_done()) {
+                println!("  … {i} ({})", state_of(rel, i).as_str());
             }
             TIMED_OUT
         }
@@ -291,7 +293,7 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     let mut trouble: Option<String> = None;
     let outcome = loop {
         let now = Instant::now();
-        for i in selected.iter().filter(|i| is_done(state_of(&rel, i))) {
+        for i in selected.iter().filter(|i| state_of(&rel, i).is_done()) {
             done_at.entry(i.clone()).or_insert_with(|| now.duration_since(start).as_secs_f64());
         }
         if let Some(o) = verdict(&rel, &selected) {

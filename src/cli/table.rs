@@ -4,6 +4,7 @@
 //! `NO_COLOR` is not set (to any value). [`paint`] is a pure function of the state name, so the
 //! words themselves always carry the meaning and colour only adds to them.
 
+use serde::Deserialize;
 use std::ffi::OsStr;
 
 const RESET: &str = "\x1b[0m";
@@ -19,14 +20,16 @@ pub fn stdout_color() -> bool {
     color_enabled(std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref())
 }
 
-/// The ANSI SGR code for a release or item state, if it has a colour.
+/// The ANSI SGR code for a release or item state (as the API spells it), if it has a colour.
 fn code(state: &str) -> Option<&'static str> {
+    use crate::release::{ItemState as I, ReleaseState as R, State};
+    let state = State::deserialize(serde_json::Value::from(state)).ok()?;
     match state {
-        "failing" | "regressed" | "failed" => Some("31"),
-        "complete" | "verified" => Some("32"),
-        "pending" | "deployed" | "planned" => Some("33"),
-        "manual" => Some("2"),
-        _ => None,
+        State::Item(I::Failing | I::Regressed) | State::Release(R::Failed) => Some("31"),
+        State::Item(I::Complete) | State::Release(R::Verified) => Some("32"),
+        State::Item(I::Pending) | State::Release(R::Deployed | R::Planned) => Some("33"),
+        State::Item(I::Manual) => Some("2"),
+        State::Item(I::Waived) => None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Outcome, is_done, is_red, item};
+use super::{Outcome, is_red, item, state_of};
 use crate::cli::junit::{Case, Verdict};
 
 /// What to say about an item's evidence: its message and the details, one per line.
@@ -65,23 +65,26 @@ pub(super) fn cases(
         .iter()
         .map(|id| {
             let it = item(rel, id).cloned().unwrap_or(Value::Null);
-            let state = it["state"].as_str().unwrap_or("pending");
+            let state = state_of(rel, id);
             let (message, body) = evidence_text(&it);
-            let verdict = if is_done(state) {
+            let verdict = if state.is_done() {
                 Verdict::Passed
             } else if is_red(state) {
-                Verdict::Failure { message: format!("{state}: {message}"), body }
+                Verdict::Failure { message: format!("{}: {message}", state.as_str()), body }
             } else {
-                let body = format!("still {state}\n{}", last_results(&it)).trim_end().to_string();
+                let body = format!("still {}\n{}", state.as_str(), last_results(&it)).trim_end().to_string();
                 match outcome {
                     Outcome::TimedOut => Verdict::Error { message: "timed out".into(), body },
                     Outcome::Failed { release: Some(r), .. } => {
                         Verdict::Failure { message: format!("release failed: {r}"), body }
                     }
-                    _ => Verdict::Skipped { message: format!("not finished when the gate stopped ({state})") },
+                    _ => {
+                        Verdict::Skipped { message: format!("not finished when the gate stopped ({})", state.as_str()) }
+                    }
                 }
             };
-            let output = is_done(state).then(|| {
+            let output = state.is_done().then(|| {
+                let state = state.as_str();
                 let by = it["by"].as_str().map(|b| format!("{state} by {b}")).unwrap_or_else(|| state.to_string());
                 let why = it["note"].as_str().map(String::from).unwrap_or(message);
                 if why.is_empty() { by } else { format!("{by}: {why}") }

@@ -39,6 +39,14 @@ fn verdict_waits_passes_and_fails() {
         Some(Outcome::Passed),
         "unselected red items do not matter"
     );
+    // States are parsed, not compared as strings: one this CLI does not know (a newer daemon),
+    // or a missing item, is never done.
+    for odd in [json!("COMPLETE"), json!("done"), json!(null), json!(1)] {
+        let r = json!({"id": "api-1", "state": "deployed", "items": [{"id": "a", "state": odd}]});
+        assert_eq!(verdict(&r, &ids(&["a"])), None, "{odd}");
+    }
+    assert_eq!(verdict(&rel("deployed", &[]), &ids(&["a"])), None, "a missing item");
+    assert_eq!(verdict(&rel("FAILED", &[("a", "complete")]), &ids(&["a"])), None, "an unknown release state");
 }
 
 #[test]
