@@ -20,6 +20,7 @@ pub mod release;
 pub mod rules;
 pub mod schedule;
 pub mod store;
+pub mod sync;
 pub mod transition;
 pub mod validate;
 pub mod web;

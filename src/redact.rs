@@ -29,7 +29,7 @@ impl Redactor {
         let debug = format!("{secret:?}");
         let json = serde_json::Value::from(secret).to_string();
         let forms = [secret, &debug[1..debug.len() - 1], &json[1..json.len() - 1]];
-        let mut s = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        let mut s = crate::sync::write(&self.secrets, "secrets");
         for form in forms {
             if !s.iter().any(|x| x == form) {
                 s.push(form.to_string());
@@ -42,7 +42,7 @@ impl Redactor {
     /// Replace every registered secret in `text` with [`MASK`], and the credentials of every
     /// URL in it ([`mask_userinfo`]).
     pub fn redact(&self, text: &str) -> String {
-        let s = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let s = crate::sync::read(&self.secrets, "secrets");
         let mut out = text.to_string();
         for secret in s.iter() {
             if out.contains(secret.as_str()) {

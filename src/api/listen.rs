@@ -88,7 +88,7 @@ impl Registry {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.slots, "connection slots")
     }
 
     fn add(&self) -> Arc<Slot> {

@@ -69,7 +69,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
         if alertmanager::settings(&receiver.kind).is_none() {
             continue;
         }
-        if !inner.keepers.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone()) {
+        if !crate::sync::lock(&inner.keepers, "keepers").insert(name.clone()) {
             continue; // already kept
         }
         let (inner, name, token) = (inner.clone(), name.clone(), inner.shutdown.clone());
@@ -79,7 +79,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
                 let settings = inner.config().notify.get(&name).and_then(|r| alertmanager::settings(&r.kind));
                 let Some(settings) = settings else {
                     tracing::info!(receiver = %name, "receiver removed by a reload; its keeper stops");
-                    inner.keepers.lock().unwrap_or_else(|e| e.into_inner()).remove(&name);
+                    crate::sync::lock(&inner.keepers, "keepers").remove(&name);
                     return;
                 };
                 round(&inner, &name, &settings, &mut kept).await;

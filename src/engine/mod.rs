@@ -164,7 +164,7 @@ impl Engine {
 
     /// Tell the engine where the API listens (for links when `server.external_url` is unset).
     pub fn set_bound_addr(&self, addr: std::net::SocketAddr) {
-        *self.0.bound.write().unwrap_or_else(|e| e.into_inner()) = Some(addr.to_string());
+        *crate::sync::write(&self.0.bound, "bound") = Some(addr.to_string());
     }
 
     /// Changes whenever an item or release state changes (not on every probe result).
@@ -203,23 +203,23 @@ impl Inner {
     }
 
     pub(crate) fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::sync::read(&self.config, "config").clone()
     }
 
     /// Base URL for links in notifications.
     pub(crate) fn base_url(&self, cfg: &Config) -> String {
-        let bound = self.bound.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let bound = crate::sync::read(&self.bound, "bound").clone();
         route::base_url(cfg, bound.as_deref())
     }
 
     /// The probe runtime in force (sources are rebuilt on reload).
     pub(crate) fn rt(&self) -> Runtime {
-        self.rt.read().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::sync::read(&self.rt, "runtime").clone()
     }
 
     /// The published snapshots (for readers).
     pub(crate) fn state(&self) -> RwLockReadGuard<'_, BTreeMap<String, Arc<Rel>>> {
-        self.published.read().unwrap_or_else(|e| e.into_inner())
+        crate::sync::read(&self.published, "published")
     }
 
     /// The writers' copies; hold the guard for the whole change (see [`txn::Txn`]).
@@ -248,7 +248,7 @@ impl Inner {
     /// Make `rel` (just stored) what readers see; `seen`: a state people see changed.
     pub(crate) fn publish(&self, rel: &Rel, seen: bool) {
         let snap = Arc::new(rel.clone());
-        self.published.write().unwrap_or_else(|e| e.into_inner()).insert(rel.release.id.clone(), snap);
+        crate::sync::write(&self.published, "published").insert(rel.release.id.clone(), snap);
         if seen {
             self.state_rev.fetch_add(1, Ordering::Release);
         }
@@ -257,8 +257,8 @@ impl Inner {
     /// Swap in a reloaded config and its probe runtime (called by the commit of a reload, under
     /// the writers' lock, so no change sees the new config with the old bindings or back).
     pub(crate) fn swap_config(&self, cfg: Arc<Config>, rt: Runtime) {
-        *self.rt.write().unwrap_or_else(|e| e.into_inner()) = rt;
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = cfg;
+        *crate::sync::write(&self.rt, "runtime") = rt;
+        *crate::sync::write(&self.config, "config") = cfg;
     }
 
     /// Write `batch`; remember whether the store is healthy.

@@ -18,7 +18,7 @@ use crate::schedule::{Schedule, random_jitter};
 impl Inner {
     /// Cancel the tasks of release `id`.
     pub(crate) fn stop_release(&self, id: &str) {
-        if let Some(t) = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).remove(id) {
+        if let Some(t) = crate::sync::lock(&self.tasks, "tasks").remove(id) {
             t.cancel();
         }
     }
@@ -37,7 +37,7 @@ pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
         return;
     }
     let token = inner.shutdown.child_token();
-    inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), token.clone());
+    crate::sync::lock(&inner.tasks, "tasks").insert(id.to_string(), token.clone());
     let deployed = release.state == ReleaseState::Deployed;
     let probes: BTreeSet<&String> =
         cfg.items.values().filter(|b| deployed || b.phase == Phase::PreDeploy).flat_map(|b| b.probes.iter()).collect();
@@ -210,9 +210,9 @@ impl Inner {
         let n = work.len();
         work.retain(|_, r| !gone(&r.release));
         let evicted = n - work.len();
-        self.published.write().unwrap_or_else(|e| e.into_inner()).retain(|_, r| !gone(&r.release));
+        crate::sync::write(&self.published, "published").retain(|_, r| !gone(&r.release));
         let kept = self.state();
-        self.items_json.lock().unwrap_or_else(|e| e.into_inner()).retain(|id, _| kept.contains_key(id));
+        crate::sync::lock(&self.items_json, "items_json").retain(|id, _| kept.contains_key(id));
         Ok(Housekept { pruned, evicted })
     }
 }

@@ -193,7 +193,7 @@ impl Engine {
         let now = self.0.clock.now();
         let rel = self.0.snapshot(id)?;
         let cached = {
-            let cache = self.0.items_json.lock().unwrap_or_else(|e| e.into_inner());
+            let cache = crate::sync::lock(&self.0.items_json, "items_json");
             cache.get(id).filter(|c| Arc::ptr_eq(&c.rel, &rel) && Arc::ptr_eq(&c.cfg, &cfg)).map(|c| c.json.clone())
         };
         let items = match cached {
@@ -203,7 +203,7 @@ impl Engine {
                 // Cached for releases in memory only: one read from the store is not kept.
                 if self.0.state().get(id).is_some_and(|p| Arc::ptr_eq(p, &rel)) {
                     let entry = ItemsJson { rel: rel.clone(), cfg: cfg.clone(), json: json.clone() };
-                    self.0.items_json.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), entry);
+                    crate::sync::lock(&self.0.items_json, "items_json").insert(id.to_string(), entry);
                 }
                 json
             }

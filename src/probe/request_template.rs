@@ -114,11 +114,11 @@ impl Marked {
         let values = Arc::new(Mutex::new(Vec::new()));
         let (seen, pre) = (Arc::clone(&values), prefix.clone());
         let text = ctx.render_with(template, move |v| {
-            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            let mut seen = crate::sync::lock(&seen, "template seen");
             seen.push(v.to_string());
             Ok(format!("{pre}{}y", seen.len() - 1))
         })?;
-        let values = std::mem::take(&mut *values.lock().unwrap_or_else(|e| e.into_inner()));
+        let values = std::mem::take(&mut *crate::sync::lock(&values, "template values"));
         Ok(Marked { text, prefix, values })
     }
 

@@ -98,13 +98,13 @@ impl SqliteStore {
     /// The writer connection. A panic while it was held cannot leave a transaction half
     /// written (rusqlite rolls back an unfinished transaction on drop), so poison is ignored.
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.writer, "sqlite writer")
     }
 
     /// Run a read on a reader connection (opened on demand, kept for reuse).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let Some(pool) = &self.readers else { return f(&self.conn()) };
-        let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let idle = crate::sync::lock(pool, "sqlite readers").pop();
         let conn = match idle {
             Some(c) => c,
             None => {
@@ -116,7 +116,7 @@ impl SqliteStore {
             }
         };
         let out = f(&conn);
-        let mut idle = pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = crate::sync::lock(pool, "sqlite readers");
         if idle.len() < READERS {
             idle.push(conn);
         }
