@@ -24,6 +24,10 @@ pub struct Loaded {
 
 const TOP: &[&str] =
     &["server", "storage", "checklist", "window", "sources", "notify", "probes", "items", "templates", "rollback"];
+
+/// The receiver name the rollback hook shows under (in the outbox, metrics and history); no
+/// notifier may take it, so no one can mistake one for the other.
+pub const RESERVED_RECEIVER: &str = "rollback";
 pub(super) const PROBE_META: &[&str] =
     &["every", "cron", "initial_delay", "jitter", "description", "use", "with", "error_limit"];
 /// Probes run every minute unless told otherwise.
@@ -211,6 +215,14 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
     }
     let mut notify = BTreeMap::new();
     for (name, v) in obj_entries(&mut cx, &root, "notify") {
+        if name == RESERVED_RECEIVER {
+            cx.at_key(
+                &p(&["notify", &name]),
+                format!("'{name}' is reserved for the rollback hook (the top-level `rollback:` section)"),
+                Some(format!("rename this receiver, e.g. '{name}-webhook', and list that name where it is used")),
+            );
+            continue;
+        }
         if let Some(r) = super::entries::receiver(&mut cx, &name, v) {
             if let Notifier::Alertmanager { source, .. } = &r.kind
                 && !matches!(sources.get(source), Some(Source::Alertmanager(_)))

@@ -26,7 +26,7 @@ use crate::redact::Redactor;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{Loaded, load, load_str, load_with_env};
+pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
 pub use server::Server;
 
 /// A loaded, validated configuration.

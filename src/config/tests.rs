@@ -90,6 +90,15 @@ fn errors_name_position_and_fix() {
             vec!["c.yaml:3:42: probes.p.every: duration \"1000000y\" is too long"],
         ),
         ("probes: [1, 2]\n", vec!["probes must be a mapping"]),
+        // Defect 1: a notifier named `rollback` ran the rollback command for every event routed
+        // to it; the name is the hook's alone.
+        (
+            "notify:\n  rollback: { webhook: { url: \"http://x\" }, events: [item.failing] }\n",
+            vec![
+                "c.yaml:3:3: 'rollback' is reserved for the rollback hook",
+                "rename this receiver, e.g. 'rollback-webhook'",
+            ],
+        ),
         (
             "probes:\n  p: { http: { url: \"http://x\", expect: { status: [\"2x\"] } } }\n",
             vec!["invalid status \"2x\""],

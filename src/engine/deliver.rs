@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::Inner;
 use super::settle::Step;
 use crate::notify::{self, DeliveryError};
-use crate::store::{Batch, OutboxRecord};
+use crate::store::{Batch, OutboxRecord, Target};
 use crate::transition::Cause;
 
 /// Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s ... capped at 5 min, ±20% jitter.
@@ -81,7 +81,7 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
     let cfg = inner.config();
     let now = inner.clock.now();
     let cx = notify::Context { http: inner.rt().http, sources: inner.rt().sources, redactor: cfg.redactor.clone() };
-    let (result, max_age) = if rec.receiver == super::route::ROLLBACK {
+    let (result, max_age) = if rec.target == Target::RollbackHook {
         (rollback(&inner, &cfg, &rec, &cx).await, Duration::ZERO)
     } else {
         let Some(receiver) = cfg.notify.get(&rec.receiver).cloned() else {

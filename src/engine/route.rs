@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::event::{Event, EventKind};
 use crate::notify::{ItemInfo, Notification, SCHEMA_VERSION};
 use crate::release::ItemState;
-use crate::store::OutboxRecord;
+use crate::store::{OutboxRecord, Target};
 
 /// The base URL for links: `server.external_url`, else the address the API is bound to
 /// (`bound`), else the configured listen address.
@@ -26,8 +26,8 @@ pub(crate) fn base_url(cfg: &Config, bound: Option<&str>) -> String {
     url.trim_end_matches('/').to_string()
 }
 
-/// The reserved receiver name of the rollback hook.
-pub(crate) const ROLLBACK: &str = "rollback";
+/// The name the rollback hook shows under (reserved: no notifier may take it).
+pub(crate) const ROLLBACK: &str = crate::config::RESERVED_RECEIVER;
 
 /// Outbox records for `events` of release `rel`. `report` goes with verdict events.
 pub(crate) fn route(
@@ -64,6 +64,7 @@ pub(crate) fn route(
                 id: 0,
                 key,
                 receiver: ROLLBACK.into(),
+                target: Target::RollbackHook,
                 notification,
                 action_item: Some(item.to_string()),
                 attempts: 0,
@@ -134,6 +135,7 @@ pub(crate) fn route(
                     id: 0,
                     key,
                     receiver: receiver.to_string(),
+                    target: Target::Receiver,
                     notification,
                     action_item: action.map(String::from),
                     attempts: 0,

@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
     // 4: service and state as columns, and an index on creation order, for the paginated and
     //    filtered release list (`GET /api/v1/releases?state=&service=&limit=&cursor=`).
     Migration::Code(list_columns),
+    // 5: outbox rows say who delivers them (`target`); the rollback hook's rows, queued before
+    //    under the receiver name `rollback`, are told apart by their key (`RELEASE/rollback/ITEM`;
+    //    a notifier's key is `RELEASE/EVENT/ITEM/MS/RECEIVER[/ACTION]`, and no event is named
+    //    `rollback`).
+    Migration::Code(outbox_targets),
 ];
 
 /// The schema version this binary writes.
@@ -136,6 +141,23 @@ fn list_columns(tx: &Transaction<'_>) -> Result<(), StoreError> {
             "UPDATE releases SET service = ?2, state = ?3 WHERE rowid = ?1",
             params![rowid, field("service"), field("state")],
         )?;
+    }
+    Ok(())
+}
+
+fn outbox_targets(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    for (id, body) in rows(tx, "SELECT id, body FROM outbox")? {
+        let mut v = parse("outbox", &body)?;
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let hook_key = format!(
+            "{}/rollback/{}",
+            v["notification"]["release"]["id"].as_str().unwrap_or_default(),
+            s("action_item")
+        );
+        if v.get("target").is_none() && s("receiver") == "rollback" && s("key") == hook_key {
+            v["target"] = json!("rollback_hook");
+            tx.execute("UPDATE outbox SET body = ?2 WHERE id = ?1", params![id, v.to_string()])?;
+        }
     }
     Ok(())
 }

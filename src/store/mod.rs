@@ -72,7 +72,12 @@ pub struct OutboxRecord {
     pub id: i64,
     /// Idempotency key (unique): the same notification is never queued twice.
     pub key: String,
+    /// The receiver's name, as shown (the rollback hook shows as `rollback`, a name no
+    /// notifier may take); what delivers it is [`OutboxRecord::target`].
     pub receiver: String,
+    /// What delivers it: a configured notifier, or the rollback hook.
+    #[serde(default, skip_serializing_if = "Target::is_receiver")]
+    pub target: Target,
     pub notification: crate::notify::Notification,
     /// Item ticked when this notification is delivered (`on: EVENT` action items).
     #[serde(default)]
@@ -85,6 +90,24 @@ pub struct OutboxRecord {
     /// Gave up: too old or rejected for good. Kept for the API and logs.
     #[serde(default)]
     pub dead: bool,
+}
+
+/// Who delivers an outbox row: kept apart from receiver names, so a notifier can never be
+/// taken for the rollback hook (or the other way round).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The notifier named by `receiver` in `notify:`.
+    #[default]
+    Receiver,
+    /// The `rollback:` hook (its webhook or command).
+    RollbackHook,
+}
+
+impl Target {
+    fn is_receiver(&self) -> bool {
+        *self == Target::Receiver
+    }
 }
 
 /// Changes written together, atomically.

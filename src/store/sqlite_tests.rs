@@ -292,6 +292,7 @@ fn outbox_rec(key: &str, next_at: DateTime<Utc>) -> crate::store::OutboxRecord {
         id: 0,
         key: key.into(),
         receiver: "hook".into(),
+        target: crate::store::Target::Receiver,
         notification: crate::notify::Notification {
             version: 1,
             key: key.into(),
@@ -318,6 +319,35 @@ fn outbox_rec(key: &str, next_at: DateTime<Utc>) -> crate::store::OutboxRecord {
         last_error: None,
         dead: false,
     }
+}
+
+/// Defect 1: the rollback hook is told apart by a typed target, not by the receiver's name;
+/// rows queued by an older shipwatch (the hook's key is `RELEASE/rollback/ITEM`, which no
+/// notifier's key can be) get it on migration.
+#[test]
+fn the_rollback_hook_is_a_target_not_a_name() {
+    let s = SqliteStore::memory().unwrap();
+    let mut hook = outbox_rec("a/rollback/roll-back", Utc::now());
+    (hook.receiver, hook.target, hook.action_item) =
+        ("rollback".into(), crate::store::Target::RollbackHook, Some("roll-back".into()));
+    let mut named = outbox_rec("a/item.regressed/x/1/rollback", Utc::now());
+    named.receiver = "rollback".into();
+    s.apply(&Batch { outbox: vec![hook, named], ..Default::default() }).unwrap();
+    let targets: Vec<_> = s.outbox().unwrap().into_iter().map(|r| (r.key, r.target)).collect();
+    assert_eq!(
+        targets,
+        vec![
+            ("a/rollback/roll-back".to_string(), crate::store::Target::RollbackHook),
+            ("a/item.regressed/x/1/rollback".to_string(), crate::store::Target::Receiver),
+        ]
+    );
+    // The same two rows as schema 4 wrote them (no target): only the hook's becomes the hook.
+    let mut c = s.writer.lock().unwrap();
+    c.execute_batch("UPDATE outbox SET body = json_remove(body, '$.target'); PRAGMA user_version = 4;").unwrap();
+    super::migrate::run(&mut c, "test").unwrap();
+    drop(c);
+    let targets: Vec<_> = s.outbox().unwrap().into_iter().map(|r| r.target).collect();
+    assert_eq!(targets, vec![crate::store::Target::RollbackHook, crate::store::Target::Receiver]);
 }
 
 #[test]
