@@ -11,6 +11,7 @@ mod fds;
 mod guard;
 pub(crate) mod handlers;
 mod listen;
+pub mod metrics;
 pub mod openapi;
 mod wire;
 
@@ -149,7 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/outbox", get(handlers::outbox))
         .route("/", get(crate::web::index))
         .route("/releases/{id}", get(crate::web::release))
-        .route("/metrics", get(crate::metrics::handler))
+        .route("/metrics", get(metrics::handler))
         .route("/api/v1/openapi.json", get(openapi::spec))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard::read_deadline))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
