@@ -16,15 +16,15 @@ use std::path::{Path, PathBuf};
 const LEVELS: &[(u8, &str, &[&str])] = &[
     (
         0,
-        "model: values and pure functions over them",
+        "model",
         &["outcome", "release", "event", "transition", "validate", "checklist", "schedule", "redact", "clock"],
     ),
-    (1, "probes and their sources", &["probe"]),
-    (2, "config: load, validate, lint", &["config"]),
-    (3, "what the engine drives: rules, its own metrics, notifiers", &["rules", "metrics", "notify"]),
+    (1, "probes and sources", &["probe"]),
+    (2, "configuration", &["config"]),
+    (3, "driven by the engine", &["rules", "metrics", "notify"]),
     (4, "storage", &["store"]),
     (5, "the engine", &["engine"]),
-    (6, "surfaces and entry points", &["api", "web", "cli", "daemon", "fuzzing"]),
+    (6, "surfaces, entry points", &["api", "web", "cli", "daemon", "fuzzing"]),
 ];
 
 /// Modules of the model may use each other; above it, same-level edges are allowed only here.
@@ -175,12 +175,11 @@ fn leaving_paths(code: &str, file_depth: usize) -> Vec<(usize, String, String)> 
     let mut found = Vec::new();
     // Inline `mod x { ... }` blocks deepen the module path; remember the brace depth each opened at.
     let (mut braces, mut mods): (usize, Vec<usize>) = (0, Vec::new());
-    let mut i = 0;
-    while i < toks.len() {
-        let (t, line) = (tok(i), toks[i].1);
-        let after_colons = i > 0 && tok(i - 1) == "::";
-        let after_dollar = i > 0 && tok(i - 1) == "$";
-        match t {
+    for i in 0..toks.len() {
+        let after = |p: &str| i > 0 && tok(i - 1) == p;
+        // A path leaving the module: where its first segment after the root sits, and the root.
+        let mut leaves: Option<(usize, String)> = None;
+        match tok(i) {
             "{" => braces += 1,
             "}" => {
                 braces = braces.saturating_sub(1);
@@ -188,36 +187,22 @@ fn leaving_paths(code: &str, file_depth: usize) -> Vec<(usize, String, String)> 
                     mods.pop();
                 }
             }
-            "mod" if is_ident(tok(i + 1).chars().next().unwrap_or(' ')) && tok(i + 2) == "{" => {
-                mods.push(braces);
-            }
-            "crate" if !after_colons && !after_dollar && tok(i + 1) == "::" => {
-                let heads = if tok(i + 2) == "{" { group_heads(&toks, i + 2) } else { vec![tok(i + 2).to_string()] };
-                for h in heads.into_iter().filter(|h| h != "self") {
-                    found.push((line, h.clone(), format!("crate::{h}")));
-                }
-            }
-            "super" if !after_colons && tok(i + 1) == "::" => {
-                let mut k = 1;
-                while tok(i + 2 * k) == "super" && tok(i + 2 * k + 1) == "::" {
-                    k += 1;
-                }
-                let depth = file_depth + mods.len();
-                if k >= depth {
-                    let next = i + 2 * k;
-                    let prefix = "super::".repeat(k);
-                    let heads = match tok(next) {
-                        "{" => group_heads(&toks, next),
-                        h => vec![h.to_string()],
-                    };
-                    for h in heads.into_iter().filter(|h| h != "self") {
-                        found.push((line, h.clone(), format!("{prefix}{h}")));
-                    }
+            "mod" if is_ident(tok(i + 1).chars().next().unwrap_or(' ')) && tok(i + 2) == "{" => mods.push(braces),
+            "crate" if !after("::") && !after("$") && tok(i + 1) == "::" => leaves = Some((i + 2, "crate::".into())),
+            "super" if !after("::") && tok(i + 1) == "::" => {
+                let k = 1 + (1..).take_while(|k| tok(i + 2 * k) == "super" && tok(i + 2 * k + 1) == "::").count();
+                if k >= file_depth + mods.len() {
+                    leaves = Some((i + 2 * k, "super::".repeat(k)));
                 }
             }
             _ => {}
         }
-        i += 1;
+        if let Some((next, root)) = leaves {
+            let heads = if tok(next) == "{" { group_heads(&toks, next) } else { vec![tok(next).to_string()] };
+            for h in heads.into_iter().filter(|h| h != "self") {
+                found.push((toks[i].1, h.clone(), format!("{root}{h}")));
+            }
+        }
     }
     found
 }
