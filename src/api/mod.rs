@@ -5,14 +5,17 @@
 //! Access: reading needs the read token (or the API token) when `server.read_token` is set;
 //! writing needs the API token when `server.api_token` is set, and otherwise the read token when
 //! only that is set, so writes are never less protected than reads. Limits, content types and
-//! security headers: `guard.rs`; the listener: `listen.rs`.
+//! security headers: `guard.rs`; the listener: `listen.rs`; the status page (rendered by `web`):
+//! `pages.rs`; `GET /metrics`: `metrics.rs`.
 
 mod fds;
 mod guard;
 pub(crate) mod handlers;
 mod listen;
+pub mod metrics;
 pub mod openapi;
 mod openapi_schemas;
+pub mod pages;
 mod wire;
 
 use axum::Router;
@@ -41,7 +44,7 @@ pub struct AppState {
     /// The config file `POST /-/reload` re-reads.
     pub config_path: Option<std::path::PathBuf>,
     /// Rendered status page, reused while unchanged.
-    pub pages: std::sync::Arc<crate::web::PageCache>,
+    pub pages: std::sync::Arc<pages::PageCache>,
 }
 
 /// A JSON error response.
@@ -148,9 +151,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{id}/history", get(handlers::history))
         .route("/api/v1/releases/{id}/report", get(handlers::report))
         .route("/api/v1/outbox", get(handlers::outbox))
-        .route("/", get(crate::web::index))
-        .route("/releases/{id}", get(crate::web::release))
-        .route("/metrics", get(crate::metrics::handler))
+        .route("/", get(pages::index))
+        .route("/releases/{id}", get(pages::release))
+        .route("/metrics", get(metrics::handler))
         .route("/api/v1/openapi.json", get(openapi::spec))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard::read_deadline))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_read));

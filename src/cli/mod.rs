@@ -200,7 +200,7 @@ async fn live_warnings(cfg: &config::Config) -> Vec<String> {
     match crate::probe::source::build_all(&cfg.sources, &cfg.dir()) {
         Ok(sources) => {
             let rt = crate::probe::Runtime::with_sources(cfg.redactor.clone(), sources);
-            crate::probe::lint::scrape_warnings(cfg, &rt).await
+            crate::config::lint::scrape_warnings(cfg, &rt).await
         }
         Err(_) => vec![],
     }

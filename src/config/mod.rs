@@ -7,6 +7,7 @@
 mod entries;
 mod env;
 pub mod error;
+pub mod lint;
 mod load;
 mod server;
 mod template;
@@ -28,6 +29,9 @@ use crate::schedule::Schedule;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
 pub use server::Server;
+
+/// `sources:` entries are the probes' own types (a source client is built from one).
+pub use crate::probe::source_config::{BasicAuth, Source, SourceEndpoint, Tls};
 
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
@@ -117,62 +121,6 @@ fn default_min() -> Dur {
 }
 fn default_max() -> Dur {
     Dur(Duration::from_secs(48 * 3600))
-}
-
-/// A named data source. Probes of the metric kinds refer to one by name.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum Source {
-    Prometheus(SourceEndpoint),
-    Alertmanager(SourceEndpoint),
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SourceEndpoint {
-    pub url: String,
-    /// Per-request timeout (default 10s).
-    #[serde(default)]
-    pub timeout: Option<Dur>,
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// Sent as `Authorization: Bearer ...`; write it as `${VAR}` so it stays out of the file.
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    #[serde(default)]
-    pub tls: Option<Tls>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    pub username: String,
-    pub password: String,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Tls {
-    /// PEM file with extra CA certificates (relative to the config file).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Skip certificate verification (testing only).
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
-
-impl Source {
-    pub fn endpoint(&self) -> &SourceEndpoint {
-        match self {
-            Source::Prometheus(e) | Source::Alertmanager(e) => e,
-        }
-    }
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Source::Prometheus(_) => "prometheus",
-            Source::Alertmanager(_) => "alertmanager",
-        }
-    }
 }
 
 /// A named receiver: how it is reached and which events it gets by default (besides the items

@@ -115,7 +115,7 @@ async fn results_queued_together_are_stored_in_one_transaction() {
     }
     group.push(("gone".to_string(), "smoke".to_string(), pass(), now));
     assert_eq!(e.0.record_group(group), 6, "the result for an unknown release is dropped");
-    let metrics = e.metrics().encode(&[], now);
+    let metrics = e.metrics().encode();
     assert!(metrics.contains("shipwatch_results_stored_total 6"), "{metrics}");
     assert!(metrics.contains("shipwatch_result_batches_total 1"), "{metrics}");
     for id in [&a.release.id, &b.release.id] {

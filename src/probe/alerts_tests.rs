@@ -1,9 +1,9 @@
 //! Tests of the alerts probe: parsing both APIs, the pure decision, and an unreachable source.
 
 use super::*;
-use crate::config::{Source, SourceEndpoint};
 use crate::probe::Status;
 use crate::probe::source::Sources;
+use crate::probe::source_config::{Source, SourceEndpoint};
 use crate::redact::Redactor;
 use std::path::Path;
 

@@ -11,11 +11,11 @@ pub mod command;
 pub mod condition;
 pub mod http;
 pub mod http_expect;
-pub mod lint;
 pub mod matcher;
 pub mod prometheus;
 pub mod request_template;
 pub mod source;
+pub mod source_config;
 pub mod transport;
 
 use std::time::Duration;

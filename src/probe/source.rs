@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
-use crate::config::Source;
+use super::source_config::Source;
 
 /// A ready-to-use client for one configured source.
 #[derive(Debug)]
@@ -192,7 +192,7 @@ pub fn api_array<'a>(v: &'a serde_json::Value, pointer: &str) -> Result<&'a Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SourceEndpoint;
+    use crate::probe::source_config::SourceEndpoint;
 
     fn source(url: &str) -> Source {
         Source::Prometheus(SourceEndpoint {

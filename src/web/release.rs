@@ -15,7 +15,7 @@ use crate::probe::Status;
 use crate::release::{ItemEvidence, ItemState, ResultRecord};
 
 /// Results shown per probe strip.
-pub(super) const STRIP: usize = 20;
+pub const STRIP: usize = 20;
 
 /// The release page. `results(probe)` gives a probe's latest results, newest first.
 pub(super) fn page(

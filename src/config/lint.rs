@@ -1,4 +1,4 @@
-//! Checks that need a live source: `rate()`-style windows shorter than twice the scrape
+//! Checks of a whole [`Config`] that need a live source: `rate()`-style windows shorter than twice the scrape
 //! interval (they return nothing or jump between samples). Read from each Prometheus source's
 //! `/api/v1/status/config` when reachable; skipped (with a note) when not.
 
@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use super::source::SourceClient;
-use super::{ProbeKind, Runtime};
-use crate::config::Config;
+use super::Config;
+use crate::probe::source::SourceClient;
+use crate::probe::{ProbeKind, Runtime};
 
 /// The smallest scrape interval in a Prometheus config (YAML text).
 pub fn min_scrape_interval(config_yaml: &str) -> Option<Duration> {
