@@ -87,6 +87,8 @@ impl Checklist {
 }
 
 #[cfg(test)]
+mod ids_tests;
+#[cfg(test)]
 mod seed_tests;
 #[cfg(test)]
 mod tests;
