@@ -131,6 +131,34 @@ impl Checklist {
         (item.id == id).then_some(item)
     }
 
+    /// The items on lines strictly between `after` and `before` (1-based), in O(log n): items
+    /// are in document order, so their lines never decrease. With [`Checklist::section_ends`]
+    /// this lists a section's items without scanning the whole checklist per section.
+    pub fn items_between(&self, after: usize, before: usize) -> &[Item] {
+        let start = self.items.partition_point(|i| i.line <= after);
+        let end = self.items.partition_point(|i| i.line < before).max(start);
+        &self.items[start..end]
+    }
+
+    /// For each section, the line where it ends: the line of the next heading of the same or
+    /// a higher level (`usize::MAX` when none follows), so its items at any depth are
+    /// `items_between(section.line, end)`. O(number of sections).
+    pub fn section_ends(&self) -> Vec<usize> {
+        let mut ends = vec![usize::MAX; self.sections.len()];
+        // Sections still open, innermost last.
+        let mut open: Vec<usize> = Vec::new();
+        for (n, s) in self.sections.iter().enumerate() {
+            while let Some(&o) = open.last()
+                && self.sections[o].level >= s.level
+            {
+                ends[o] = s.line;
+                open.pop();
+            }
+            open.push(n);
+        }
+        ends
+    }
+
     /// The items whose text is exactly `text`, in O(1): the first one, and whether there are
     /// more.
     fn by_text(&self, text: &str) -> Option<(&Item, bool)> {
