@@ -137,15 +137,16 @@ fn main() {
                 ms(t_render),
             );
         }
-        if let (Some(first), Some(last)) = (per_item.first(), per_item.last())
-            && last.0 > first.0
-        {
+        for pair in per_item.windows(2) {
+            let [(n0, us0), (n1, us1)] = [pair[0], pair[1]];
             println!(
-                "{:<10} parse time per item at {} vs {} items: {:.2}x (1.00x = linear)",
+                "{:<10} parse {} items / {} items: {:.1}x the time for {:.1}x the items ({:.2}x per item; 1.00x = linear)",
                 shape,
-                last.0,
-                first.0,
-                last.1 / first.1
+                n1,
+                n0,
+                us1 * n1 as f64 / (us0 * n0 as f64),
+                n1 as f64 / n0 as f64,
+                us1 / us0
             );
         }
     }
