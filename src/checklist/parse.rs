@@ -8,8 +8,18 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use super::{Checklist, Item, Section, ids};
 
-/// Parse a Markdown checklist. Never fails; prose is ignored.
+/// Parse a Markdown checklist. Never fails; prose is ignored. No size limit: a file from a
+/// user goes through [`super::load`], which has one.
 pub fn parse(source: &str) -> Checklist {
+    match parse_at_most(source, usize::MAX) {
+        Ok(list) => list,
+        Err(_) => unreachable!("no checklist has more than usize::MAX items"),
+    }
+}
+
+/// [`parse`], or Err with the number of task-list items when there are more than `max_items`
+/// (counted without building or numbering the extra ones).
+pub(super) fn parse_at_most(source: &str, max_items: usize) -> Result<Checklist, usize> {
     let lines = LineIndex::new(source);
     let mut sections: Vec<Section> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
@@ -21,6 +31,8 @@ pub fn parse(source: &str) -> Checklist {
     let mut open_items: usize = 0;
     // Index in `items` whose text is currently being collected, with its raw text so far.
     let mut collecting: Option<(usize, String)> = None;
+    // Task-list items seen beyond `max_items`.
+    let mut over: usize = 0;
 
     let parser = Parser::new_ext(source, Options::ENABLE_TASKLISTS).into_offset_iter();
     for (event, range) in parser {
@@ -49,6 +61,10 @@ pub fn parse(source: &str) -> Checklist {
             }
             Event::TaskListMarker(checked) => {
                 finish_text(&mut collecting, &mut items);
+                if items.len() >= max_items {
+                    over += 1;
+                    continue;
+                }
                 let box_offset = source
                     .get(range.clone())
                     .and_then(|s| s.find('['))
@@ -88,8 +104,11 @@ pub fn parse(source: &str) -> Checklist {
         }
     }
     finish_text(&mut collecting, &mut items);
+    if over > 0 {
+        return Err(items.len().saturating_add(over));
+    }
     ids::assign(&mut items);
-    Checklist { source: source.to_string(), sections, items }
+    Ok(Checklist::new(source.to_string(), sections, items))
 }
 
 /// Store the collected text (if any) into its item and stop collecting.
@@ -124,11 +143,9 @@ fn collapse(raw: &str) -> String {
 fn line_end(source: &str, offset: usize) -> usize {
     source
         .as_bytes()
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .find(|(_, b)| **b == b'\n' || **b == b'\r')
-        .map_or(source.len(), |(i, _)| i)
+        .get(offset..)
+        .and_then(|rest| rest.iter().position(|b| *b == b'\n' || *b == b'\r'))
+        .map_or(source.len(), |i| offset + i)
 }
 
 /// Byte offsets where lines start, for offset → 1-based line lookups.

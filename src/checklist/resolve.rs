@@ -24,12 +24,8 @@ impl Checklist {
             return Ok(item);
         }
         for wanted in [reference, trimmed] {
-            let mut matches = self.items.iter().filter(|item| item.text == wanted);
-            if let Some(first) = matches.next() {
-                return match matches.next() {
-                    None => Ok(first),
-                    Some(_) => Err(Some(first.id.clone())),
-                };
+            if let Some((first, shared)) = self.by_text(wanted) {
+                return if shared { Err(Some(first.id.clone())) } else { Ok(first) };
             }
         }
         Err(self.nearest(trimmed))

@@ -175,3 +175,31 @@ fn get_by_id() {
     assert_eq!(list.get("alpha").map(|i| i.line), Some(2));
     assert!(list.get("s/alpha").is_none());
 }
+
+#[test]
+fn items_between_and_section_ends() {
+    let src = "- [ ] Head\n# A\n- [ ] A1\n## B\n- [ ] B1\n  - [ ] B2\n### C\n## D\n- [ ] D1\n# E\n- [ ] E1\n";
+    let list = parse(src);
+    let ends = list.section_ends();
+    let titles: Vec<(&str, usize)> = list.sections.iter().map(|s| s.title.as_str()).zip(ends.iter().copied()).collect();
+    assert_eq!(titles, vec![("A", 10), ("B", 8), ("C", 8), ("D", 10), ("E", usize::MAX)]);
+    let texts = |after: usize, before: usize| -> Vec<&str> {
+        list.items_between(after, before).iter().map(|i| i.text.as_str()).collect()
+    };
+    assert_eq!(texts(0, list.sections[0].line), vec!["Head"]);
+    // A at any depth: through D, up to E.
+    assert_eq!(texts(list.sections[0].line, ends[0]), vec!["A1", "B1", "B2", "D1"]);
+    // B's direct items: up to the next heading of any level (C).
+    assert_eq!(texts(list.sections[1].line, list.sections[2].line), vec!["B1", "B2"]);
+    assert_eq!(texts(list.sections[2].line, ends[2]), Vec::<&str>::new());
+    assert_eq!(texts(list.sections[4].line, ends[4]), vec!["E1"]);
+    assert_eq!(texts(5, 3), Vec::<&str>::new());
+    // The same as a scan, for every pair of lines.
+    for after in 0..13 {
+        for before in 0..13 {
+            let scan: Vec<&str> =
+                list.items.iter().filter(|i| i.line > after && i.line < before).map(|i| i.text.as_str()).collect();
+            assert_eq!(texts(after, before), scan, "({after}, {before})");
+        }
+    }
+}
