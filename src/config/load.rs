@@ -189,9 +189,8 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         .and_then(|v| cx.de(&v, &p(&["checklist"])))
         .unwrap_or_else(|| "release-checklist.md".to_string());
     let checklist_path = dir.join(&checklist_ref);
-    let checklist = match regular_file(&checklist_path).and_then(|()| std::fs::read_to_string(&checklist_path)) {
-        Ok(t) => {
-            let c = crate::checklist::parse(&t);
+    let checklist = match crate::checklist::load(&checklist_path) {
+        Ok(c) => {
             if c.items.is_empty() {
                 cx.at_value(
                     &p(&["checklist"]),
@@ -202,7 +201,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             c
         }
         Err(e) => {
-            cx.at_value(&p(&["checklist"]), format!("cannot read checklist {}: {e}", checklist_path.display()), None);
+            cx.at_value(&p(&["checklist"]), e.to_string(), None);
             crate::checklist::parse("")
         }
     };

@@ -222,3 +222,17 @@ fn errors_never_show_values_from_the_environment() {
         }
     }
 }
+
+/// Issue 10, defect 11: a checklist above the documented size limit is refused where the config
+/// names it, with the count, the limit and how to fix it.
+#[test]
+fn a_checklist_above_the_size_limit_is_refused_at_the_checklist_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = crate::checklist::MAX_ITEMS + 1;
+    std::fs::write(dir.path().join("big.md"), "- [ ] a\n".repeat(items)).unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, "checklist: big.md\n").unwrap();
+    let err = load_with_env(&path, &|_: &str| None).expect_err("too many items").to_string();
+    assert!(err.contains("c.yaml:1:12:") && err.contains(&format!("{items} task-list items")), "{err}");
+    assert!(err.contains(&format!("limit of {}", crate::checklist::MAX_ITEMS)) && err.contains("split"), "{err}");
+}

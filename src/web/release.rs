@@ -97,11 +97,13 @@ pub(super) fn page(
 /// The checklist in document order: every heading that has items under it (at any depth), at
 /// its own level (`#` → `h2`, since the page title is the `h1`), followed by its direct items.
 fn checklist(cl: &Checklist, item: impl Fn(&str) -> Option<Markup>) -> Markup {
+    // Linear in sections + items: each section's direct items and whole extent are found by
+    // binary search over the items (in line order), never by scanning every item per section.
     let lines: Vec<usize> = cl.sections.iter().map(|s| s.line).chain([usize::MAX]).collect();
+    let ends = cl.section_ends();
     let direct = |from: usize, to: usize| -> Vec<Markup> {
-        cl.items
+        cl.items_between(from, to)
             .iter()
-            .filter(|i| i.line > from && i.line < to)
             .filter_map(|i| item(&i.id).map(|m| (i.depth, m)))
             .map(|(depth, m)| {
                 if depth > 0 {
@@ -116,8 +118,7 @@ fn checklist(cl: &Checklist, item: impl Fn(&str) -> Option<Markup>) -> Markup {
     html! {
         @if !head.is_empty() { ul.items { @for m in head { (m) } } }
         @for (n, s) in cl.sections.iter().enumerate() {
-            @let end = cl.sections[n + 1..].iter().find(|t| t.level <= s.level).map_or(usize::MAX, |t| t.line);
-            @if cl.items.iter().any(|i| i.line > s.line && i.line < end) {
+            @if !cl.items_between(s.line, ends[n]).is_empty() {
                 @let mine = direct(s.line, lines[n + 1]);
                 (heading(s.level, &s.title))
                 @if !mine.is_empty() { ul.items { @for m in mine { (m) } } }
