@@ -53,14 +53,7 @@ pub struct Page {
 fn counts_of(rows: Vec<(ItemState, usize)>) -> Counts {
     let mut c = Counts::default();
     for (state, n) in rows {
-        *match state {
-            ItemState::Complete => &mut c.complete,
-            ItemState::Pending => &mut c.pending,
-            ItemState::Failing => &mut c.failing,
-            ItemState::Regressed => &mut c.regressed,
-            ItemState::Manual => &mut c.manual,
-            ItemState::Waived => &mut c.waived,
-        } += n;
+        c.add(state, n);
     }
     c
 }

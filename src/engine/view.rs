@@ -72,17 +72,24 @@ pub struct ReleaseView {
     pub items: Option<Vec<ItemView>>,
 }
 
+impl Counts {
+    /// Count `n` more items in `state`.
+    pub(crate) fn add(&mut self, state: ItemState, n: usize) {
+        *match state {
+            ItemState::Complete => &mut self.complete,
+            ItemState::Pending => &mut self.pending,
+            ItemState::Failing => &mut self.failing,
+            ItemState::Regressed => &mut self.regressed,
+            ItemState::Manual => &mut self.manual,
+            ItemState::Waived => &mut self.waived,
+        } += n;
+    }
+}
+
 pub(crate) fn counts(rel: &Rel) -> Counts {
     let mut c = Counts::default();
     for i in rel.items.values() {
-        match i.state {
-            ItemState::Complete => c.complete += 1,
-            ItemState::Pending => c.pending += 1,
-            ItemState::Failing => c.failing += 1,
-            ItemState::Regressed => c.regressed += 1,
-            ItemState::Manual => c.manual += 1,
-            ItemState::Waived => c.waived += 1,
-        }
+        c.add(i.state, 1);
     }
     c
 }
