@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::prom::require_bins;
 use common::*;
-use harness::{Am, Hook, SECRET, Target, free_port};
+use harness::{Am, Hook, Reserved, SECRET, Target};
 use serde_json::{Value, json};
 
 const ACTION: &str = "trigger-incident-response-and-notify-on-call-team";
@@ -162,7 +162,7 @@ async fn alert_arrives_after_alertmanager_comes_back() {
     assert_eq!(event_of(&pending), "item.regressed", "{pending}");
     assert!(pending["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{pending}");
 
-    am.run().await;
+    am.restart().await;
     let alerts = wait_alert(&am, "ShipwatchRegression", Duration::from_secs(20)).await;
     assert_eq!(alerts[0]["labels"]["item"], SMOKE);
     wait_for("the outbox to drain", SOON, || async {
@@ -174,7 +174,7 @@ async fn alert_arrives_after_alertmanager_comes_back() {
 
 #[tokio::test]
 async fn webhook_500_twice_then_200_is_delivered_once_signed() {
-    let h = Hook::start(0, &[500, 500]);
+    let h = Hook::start(&[500, 500]);
     let t = Target::start(&[200]);
     let fx = fixture(&t, None, &[hook_receiver(h.port, &["release.deployed"])], &[smoke(&[])]);
     let d = start(&fx);
@@ -210,16 +210,16 @@ async fn webhook_500_twice_then_200_is_delivered_once_signed() {
 
 #[tokio::test]
 async fn pending_delivery_survives_kill_9() {
-    let port = free_port(); // nothing listens: connection refused
+    let port = Reserved::new(); // held but not listening: connection refused
     let t = Target::start(&[200]);
-    let fx = fixture(&t, None, &[hook_receiver(port, &["release.deployed"])], &[smoke(&[])]);
+    let fx = fixture(&t, None, &[hook_receiver(port.port(), &["release.deployed"])], &[smoke(&[])]);
     let mut d = start(&fx);
     let id = create(&d).await;
     let pending = wait_attempts(&d, "hook", 1).await;
     assert_eq!(event_of(&pending), "release.deployed", "{pending}");
     d.kill();
 
-    let h = Hook::start(port, &[]);
+    let h = Hook::start_on(Some(port), &[]);
     let d = start(&fx);
     wait_for("delivery after restart", SOON, || async {
         if h.accepted().is_empty() { Err(format!("{:?}", h.got())) } else { Ok(()) }
@@ -238,7 +238,7 @@ async fn pending_delivery_survives_kill_9() {
 
 #[tokio::test]
 async fn flapping_target_sends_a_bounded_number_of_notifications() {
-    let h = Hook::start(0, &[]);
+    let h = Hook::start(&[]);
     let t = Target::start(&[200]);
     let events = ["item.completed", "item.failing", "item.regressed", "item.recovered"];
     let fx = fixture(&t, None, &[hook_receiver(h.port, &events)], &[smoke(&["hook"])]);
@@ -270,7 +270,7 @@ async fn flapping_target_sends_a_bounded_number_of_notifications() {
 
 #[tokio::test]
 async fn action_item_ticks_only_after_delivery() {
-    let h = Hook::start(0, &[]);
+    let h = Hook::start(&[]);
     h.set_default(500);
     let t = Target::start(&[200]);
     let action = format!("  {ACTION}: {{ on: item.regressed, notify: [hook] }}\n");
