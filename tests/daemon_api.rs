@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use chrono::Utc;
 use common::*;
 use serde_json::{Value, json};
@@ -336,8 +334,15 @@ async fn planned_release_starts_its_window_on_deploy() {
     assert!(rel["deployed_at"].is_null(), "deployed_at: {}", rel["deployed_at"]);
     assert!(rel["window"]["elapsed_s"].is_null(), "window: {}", rel["window"]);
 
-    // Post-deploy probes do not run before the deploy (~5 probe intervals).
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Post-deploy probes do not run before the deploy: checked once a release deployed after
+    // this one was created has been probed 5 times (the probe tasks are running).
+    let other = d.create(json!({"service": "api", "version": "1.4.2"})).await;
+    let other = other["id"].as_str().unwrap().to_string();
+    wait_for("5 health results of a deployed release", SOON, || async {
+        let n = d.results(&other, Some("health")).await.len();
+        if n >= 5 { Ok(()) } else { Err(format!("{n} so far")) }
+    })
+    .await;
     assert_eq!(d.results(&id, None).await.len(), 0, "probes ran while planned");
     assert_eq!(item(&d.release(&id).await, SMOKE)["state"], "pending");
 

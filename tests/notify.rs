@@ -5,7 +5,11 @@
 //! The probed service here is [`Target`]: `/healthz` answers a status *pattern* cycled per
 //! request, so "alternating every probe run" is exact rather than timer-dependent. Items use
 //! `pass: {consecutive: 2}`, `fail: {consecutive: 2}`; probes run every 300 ms without jitter;
-//! Alertmanager receivers use `interval: 1s`, `resolve_for: 5s`.
+//! Alertmanager receivers use `interval: 1s`, `resolve_for: 30s`.
+//!
+//! No test sleeps and then asserts that something did not happen: each first waits for a later
+//! event it can observe (more keeper pushes counted by Alertmanager, a newer probe result, a
+//! later delivery, an empty outbox) and only then checks that the unwanted thing is absent.
 
 mod common;
 #[path = "notify/harness.rs"]
@@ -14,9 +18,11 @@ mod harness;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use common::prom::require_bins;
 use common::*;
-use harness::{Am, Hook, SECRET, Target, free_port};
+use harness::{Am, Hook, Reserved, SECRET, Target};
 use serde_json::{Value, json};
 
 const ACTION: &str = "trigger-incident-response-and-notify-on-call-team";
@@ -37,7 +43,8 @@ fn fixture(target: &Target, am: Option<&str>, receivers: &[String], items: &[Str
 }
 
 fn am_receiver() -> String {
-    "  oncall: { alertmanager: { source: am, interval: 1s, resolve_for: 5s } }\n".into()
+    // resolve_for outlasts the waits below, so "re-sent as resolved" is observable throughout.
+    "  oncall: { alertmanager: { source: am, interval: 1s, resolve_for: 30s } }\n".into()
 }
 
 fn hook_receiver(port: u16, events: &[&str]) -> String {
@@ -60,7 +67,11 @@ fn start(fx: &Fixture) -> Daemon {
 }
 
 async fn create(d: &Daemon) -> String {
-    let rel = d.create(json!({"service": "checkout-api", "version": "2.4.0", "environment": "production"})).await;
+    create_service(d, "checkout-api").await
+}
+
+async fn create_service(d: &Daemon, service: &str) -> String {
+    let rel = d.create(json!({"service": service, "version": "2.4.0", "environment": "production"})).await;
     rel["id"].as_str().unwrap().to_string()
 }
 
@@ -83,6 +94,60 @@ async fn wait_attempts(d: &Daemon, receiver: &str, attempts: u64) -> Value {
             .ok_or_else(|| Value::Array(rows).to_string())
     })
     .await
+}
+
+/// Wait until the outbox is empty (everything queued so far was delivered).
+async fn wait_outbox_empty(d: &Daemon) {
+    wait_for("the outbox to drain", SOON, || async {
+        let rows = outbox(d).await;
+        if rows.is_empty() { Ok(()) } else { Err(Value::Array(rows).to_string()) }
+    })
+    .await;
+}
+
+/// Wait until the hook accepted a `release.deployed` delivery for release `id`: a delivery
+/// queued after everything the test looked at before, so it is the "later event".
+async fn wait_deployed_delivery(h: &Hook, id: &str) {
+    wait_for(&format!("the release.deployed delivery of {id}"), SOON, || async {
+        let got = h.accepted();
+        if got.iter().any(|g| g.key.contains(id) && g.event == "release.deployed") {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .await;
+}
+
+/// Wait until Alertmanager has received at least `n` more alerts with `status` than `since`
+/// (pushes that are not visible in its alert list: a refresh, a resolved alert).
+async fn wait_received(am: &Am, status: &str, since: u64, n: u64) -> u64 {
+    wait_for(&format!("{n} more {status} alerts pushed to Alertmanager (after {since})"), SOON, || async {
+        let got = am.received(status).await;
+        if got >= since + n { Ok(got) } else { Err(got.to_string()) }
+    })
+    .await
+}
+
+/// Wait until release `id` has at least `n` `health` results of runs started after `since`;
+/// returns them oldest first.
+async fn wait_results_after(d: &Daemon, id: &str, since: DateTime<Utc>, n: usize) -> Vec<Value> {
+    wait_for(&format!("{n} health results after {since}"), SOON, || async {
+        let mut rs: Vec<Value> =
+            d.results(id, Some("health")).await.into_iter().filter(|r| ts(&r["at"]) > since).collect();
+        rs.reverse();
+        if rs.len() >= n { Ok(rs) } else { Err(format!("{} so far", rs.len())) }
+    })
+    .await
+}
+
+/// The `SMOKE` history rows of release `id` at or after `since`, as `from→to`.
+async fn smoke_moves_since(d: &Daemon, id: &str, since: DateTime<Utc>) -> Vec<String> {
+    let h = d.get_json(&format!("/api/v1/releases/{id}/history")).await;
+    let rows = h.as_array().expect("history").iter();
+    rows.filter(|r| r["item_id"] == SMOKE && ts(&r["at"]) >= since)
+        .map(|r| format!("{}→{}", r["from"].as_str().unwrap_or("-"), r["to"].as_str().unwrap_or("?")))
+        .collect()
 }
 
 /// Wait until Alertmanager lists an active alert `name`; returns the list.
@@ -110,8 +175,9 @@ async fn regression_fires_in_alertmanager_and_resolves() {
     t.set(&[500]);
     d.wait_item(&id, SMOKE, "regressed", SOON).await;
     wait_alert(&am, "ShipwatchRegression", SOON).await;
-    // Let the event push and a few keeper rounds (interval 1s) land: still one alert.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Two more firing pushes (keeper rounds, interval 1s) reach Alertmanager: still one alert.
+    let firing = am.received("firing").await;
+    wait_received(&am, "firing", firing, 2).await;
     let alerts = am.alerts("ShipwatchRegression").await;
     assert_eq!(alerts.len(), 1, "one alert per incident (event push and keeper agree on labels): {alerts:#?}");
     let a = &alerts[0];
@@ -138,9 +204,12 @@ async fn regression_fires_in_alertmanager_and_resolves() {
         if a.is_empty() { Ok(()) } else { Err(Value::Array(a).to_string()) }
     })
     .await;
-    // The keeper keeps re-sending it resolved; it must not come back.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The keeper keeps re-sending it resolved (for resolve_for): once two more resolved
+    // pushes have arrived, it must not have come back, nor been pushed firing again.
+    let (firing, resolved) = (am.received("firing").await, am.received("resolved").await);
+    wait_received(&am, "resolved", resolved, 2).await;
     assert!(am.alerts("ShipwatchRegression").await.is_empty(), "stays resolved");
+    assert_eq!(am.received("firing").await, firing, "nothing pushed firing after the resolution");
 }
 
 #[tokio::test]
@@ -162,19 +231,15 @@ async fn alert_arrives_after_alertmanager_comes_back() {
     assert_eq!(event_of(&pending), "item.regressed", "{pending}");
     assert!(pending["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{pending}");
 
-    am.run().await;
+    am.restart().await;
     let alerts = wait_alert(&am, "ShipwatchRegression", Duration::from_secs(20)).await;
     assert_eq!(alerts[0]["labels"]["item"], SMOKE);
-    wait_for("the outbox to drain", SOON, || async {
-        let rows = outbox(&d).await;
-        if rows.is_empty() { Ok(()) } else { Err(Value::Array(rows).to_string()) }
-    })
-    .await;
+    wait_outbox_empty(&d).await;
 }
 
 #[tokio::test]
 async fn webhook_500_twice_then_200_is_delivered_once_signed() {
-    let h = Hook::start(0, &[500, 500]);
+    let h = Hook::start(&[500, 500]);
     let t = Target::start(&[200]);
     let fx = fixture(&t, None, &[hook_receiver(h.port, &["release.deployed"])], &[smoke(&[])]);
     let d = start(&fx);
@@ -187,10 +252,14 @@ async fn webhook_500_twice_then_200_is_delivered_once_signed() {
         if h.accepted().is_empty() { Err(format!("{:?}", h.got())) } else { Ok(()) }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A later notification (another release deployed) is delivered and nothing is left in
+    // the outbox: only then can we tell the first one was not sent again.
+    let later = create_service(&d, "search-api").await;
+    wait_deployed_delivery(&h, &later).await;
+    wait_outbox_empty(&d).await;
 
-    let got = h.got();
-    assert_eq!(got.iter().map(|g| g.answered).collect::<Vec<_>>(), [500, 500, 200], "{got:#?}");
+    let got: Vec<_> = h.got().into_iter().filter(|g| g.body["release"]["id"] == id.as_str()).collect();
+    assert_eq!(got.iter().map(|g| g.answered).collect::<Vec<_>>(), [500, 500, 200], "{:#?}", h.got());
     let key = &got[0].key;
     assert!(key.contains(&id) && key.contains("release.deployed"), "key {key}");
     for g in &got {
@@ -210,22 +279,23 @@ async fn webhook_500_twice_then_200_is_delivered_once_signed() {
 
 #[tokio::test]
 async fn pending_delivery_survives_kill_9() {
-    let port = free_port(); // nothing listens: connection refused
+    let port = Reserved::new(); // held but not listening: connection refused
     let t = Target::start(&[200]);
-    let fx = fixture(&t, None, &[hook_receiver(port, &["release.deployed"])], &[smoke(&[])]);
+    let fx = fixture(&t, None, &[hook_receiver(port.port(), &["release.deployed"])], &[smoke(&[])]);
     let mut d = start(&fx);
     let id = create(&d).await;
     let pending = wait_attempts(&d, "hook", 1).await;
     assert_eq!(event_of(&pending), "release.deployed", "{pending}");
     d.kill();
 
-    let h = Hook::start(port, &[]);
+    let h = Hook::start_on(Some(port), &[]);
     let d = start(&fx);
-    wait_for("delivery after restart", SOON, || async {
-        if h.accepted().is_empty() { Err(format!("{:?}", h.got())) } else { Ok(()) }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_deployed_delivery(&h, &id).await;
+    // A later release's delivery arrives and the outbox is empty: the first one had every
+    // chance to be sent twice.
+    let later = create_service(&d, "search-api").await;
+    wait_deployed_delivery(&h, &later).await;
+    wait_outbox_empty(&d).await;
     let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
     for g in h.accepted() {
         assert!(g.signature_ok, "{g:?}");
@@ -233,12 +303,11 @@ async fn pending_delivery_survives_kill_9() {
     }
     assert!(per_key.keys().any(|k| k.contains(&id) && k.contains("release.deployed")), "{per_key:?}");
     assert!(per_key.values().all(|n| *n == 1), "exactly once per idempotency key: {per_key:?}");
-    assert!(outbox(&d).await.is_empty());
 }
 
 #[tokio::test]
 async fn flapping_target_sends_a_bounded_number_of_notifications() {
-    let h = Hook::start(0, &[]);
+    let h = Hook::start(&[]);
     let t = Target::start(&[200]);
     let events = ["item.completed", "item.failing", "item.regressed", "item.recovered"];
     let fx = fixture(&t, None, &[hook_receiver(h.port, &events)], &[smoke(&["hook"])]);
@@ -246,17 +315,36 @@ async fn flapping_target_sends_a_bounded_number_of_notifications() {
     let id = create(&d).await;
     d.wait_item(&id, SMOKE, "complete", SOON).await;
 
-    // Alternating every probe run: never 2 fails in a row → the item stays complete.
+    // Alternating every probe run: never 2 fails in a row → the item stays complete. Checked
+    // once 10 runs (5 fails) have been judged.
+    let since = Utc::now();
     t.set(&[200, 500]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rs = wait_results_after(&d, &id, since, 10).await;
+    let st: Vec<&str> = rs.iter().map(|r| r["status"].as_str().unwrap_or("?")).collect();
+    assert!(st.contains(&"fail") && st.contains(&"pass"), "the target flapped: {st:?}");
+    assert!(!st.windows(2).any(|w| w == ["fail", "fail"]), "never two fails in a row: {st:?}");
     d.wait_item(&id, SMOKE, "complete", Duration::ZERO).await;
+    assert_eq!(smoke_moves_since(&d, &id, since).await, Vec::<String>::new(), "no state change while alternating");
     // fail, fail, pass: regresses once; one pass never holds the pass rule (2) → no recovery.
+    // Checked once 3 full cycles (9 runs) have been judged.
+    let since = Utc::now();
     t.set(&[500, 500, 200]);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let rs = wait_results_after(&d, &id, since, 9).await;
+    let st: Vec<&str> = rs.iter().map(|r| r["status"].as_str().unwrap_or("?")).collect();
+    assert!(st.iter().filter(|s| **s == "pass").count() >= 2, "passes in between: {st:?}");
     d.wait_item(&id, SMOKE, "regressed", Duration::ZERO).await;
+    assert_eq!(smoke_moves_since(&d, &id, since).await, ["complete→regressed"], "one regression, no recovery");
     t.set(&[200]);
     d.wait_item(&id, SMOKE, "complete", SOON).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Count once the recovery's notification was delivered, nothing waits in the outbox and 4
+    // more runs (all passes) have been judged.
+    wait_for("the item.recovered delivery", SOON, || async {
+        let got = h.accepted();
+        if got.iter().any(|g| g.event == "item.recovered") { Ok(()) } else { Err(format!("{got:?}")) }
+    })
+    .await;
+    wait_outbox_empty(&d).await;
+    wait_results_after(&d, &id, Utc::now(), 4).await;
 
     let runs = d.results(&id, Some("health")).await.len();
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
@@ -270,7 +358,7 @@ async fn flapping_target_sends_a_bounded_number_of_notifications() {
 
 #[tokio::test]
 async fn action_item_ticks_only_after_delivery() {
-    let h = Hook::start(0, &[]);
+    let h = Hook::start(&[]);
     h.set_default(500);
     let t = Target::start(&[200]);
     let action = format!("  {ACTION}: {{ on: item.regressed, notify: [hook] }}\n");

@@ -133,6 +133,14 @@ async fn closed_release_stays_closed_across_a_restart() {
     assert_eq!(after["state"], "verified");
     assert_eq!(after["window"]["elapsed_s"], verified["window"]["elapsed_s"], "the verdict time is kept");
     assert_eq!(item_facts(&after), item_facts(&verified));
-    tokio::time::sleep(Duration::from_secs(1)).await; // ~5 probe intervals
+    // A closed release is not probed again: checked once a release opened on the second daemon
+    // has been probed 5 times (its probe tasks are running).
+    let open = second.create(json!({"service": "web", "version": "1.4.2"})).await;
+    let open = open["id"].as_str().unwrap().to_string();
+    wait_for("5 health results of a release opened after the restart", SOON, || async {
+        let n = second.results(&open, Some("health")).await.len();
+        if n >= 5 { Ok(()) } else { Err(format!("{n} so far")) }
+    })
+    .await;
     assert_eq!(second.results(&id, None).await.len(), count, "a closed release is not probed again");
 }

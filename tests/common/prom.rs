@@ -3,8 +3,12 @@
 //! 200/500 request rates, latency histogram and `shipwatch_test_flag` gauge the test sets (a
 //! ticker advances the counters every 100 ms, so `rate()` is meaningful); [`Prometheus`] scraping
 //! it every second with [`RULES`] loaded, `stop()`/`restart()`; [`Alertmanager`] with helpers to
-//! post alerts with chosen start times and to create silences; [`sw_fixture`], [`probe`],
-//! [`bind`] for a shipwatch config over them, and result helpers.
+//! post alerts with chosen start times, create silences, list alerts and count the pushes it
+//! received, `stop()`/`restart()`; [`sw_fixture`], [`probe`], [`bind`] for a shipwatch config
+//! over them, and result helpers.
+//!
+//! Both servers listen on `127.0.0.1:0` and the harness reads the bound port from their log
+//! (see [`Server`]); a restart binds the same port again.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -43,11 +47,6 @@ pub fn require_bins() -> bool {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and {msg}");
     eprintln!("note: skipping this test: {msg}");
     false
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().unwrap().port()
 }
 
 fn client() -> reqwest::Client {
@@ -165,34 +164,57 @@ impl Drop for MetricsTarget {
     }
 }
 
-/// A server binary on a free port, run from a temp dir holding its config files; its output
-/// is appended to `<dir>/<bin>.log` and shown when a test panics.
+/// A server binary (Prometheus or Alertmanager, both log `msg="Listening on" address=HOST:PORT`
+/// once bound), run from a temp dir holding its config files; its output is appended to
+/// `<dir>/<bin>.log` and shown when a test panics.
+///
+/// The first start listens on `127.0.0.1:0` and reads the port the kernel gave it back from
+/// that log line, so no port is picked first and bound later (a race with anything else on
+/// the machine). A restart must come back on the same port (the shipwatch config under test
+/// names it): it binds that port again, retrying for a while if the port is still taken.
 struct Server {
     bin: &'static str,
     args: Vec<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// 0 until the first start has bound one.
     port: u16,
     url: String,
 }
 
+/// How long a restart keeps retrying a port that is still (or again) in use.
+const REBIND_FOR: Duration = Duration::from_secs(10);
+
 impl Server {
-    /// Write `files` and prepare the space-separated `flags` (`{dir}`, `{port}` filled in).
+    /// Write `files` and prepare the space-separated `flags` (`{dir}` and `{listen}` filled in
+    /// at each start).
     fn new(bin: &'static str, files: &[(&str, &str)], flags: &str) -> Self {
-        let (dir, port) = (tempfile::tempdir().expect("tempdir"), free_port());
+        let dir = tempfile::tempdir().expect("tempdir");
         files.iter().for_each(|(name, text)| std::fs::write(dir.path().join(name), text).unwrap());
-        let (d, p) = (dir.path().display().to_string(), port.to_string());
-        let args = flags.split(' ').map(|f| f.replace("{dir}", &d).replace("{port}", &p)).collect();
-        Server { bin, args, dir, child: None, port, url: format!("http://127.0.0.1:{port}") }
+        let d = dir.path().display().to_string();
+        let args = flags.split(' ').map(|f| f.replace("{dir}", &d)).collect();
+        Server { bin, args, dir, child: None, port: 0, url: String::new() }
     }
 
-    /// Spawn, then poll `/-/ready` until 200; panics with the log if it exits or 30 s pass.
+    /// Spawn (on port 0 the first time, on the same port after that), then poll `/-/ready`
+    /// until 200; panics with the log if it exits or 30 s pass.
     async fn start(&mut self) {
-        let out = OpenOptions::new().create(true).append(true).open(self.log()).unwrap();
-        let mut cmd = Command::new(self.bin);
-        cmd.args(&self.args).current_dir(self.dir.path()).stdin(Stdio::null());
-        let child = cmd.stdout(out.try_clone().unwrap()).stderr(out).spawn();
-        self.child = Some(child.unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin)));
+        let rebind_until = Instant::now() + REBIND_FOR;
+        loop {
+            match self.spawn_and_bind().await {
+                Ok(port) => {
+                    self.port = port;
+                    self.url = format!("http://127.0.0.1:{port}");
+                    break;
+                }
+                Err(log)
+                    if self.port != 0 && log.contains("address already in use") && Instant::now() < rebind_until =>
+                {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(log) => panic!("{} did not start listening (port {}):\n--- log ---\n{log}", self.bin, self.port),
+            }
+        }
         let (http, deadline) = (client(), Instant::now() + Duration::from_secs(30));
         loop {
             if let Ok(r) = http.get(format!("{}/-/ready", self.url)).send().await
@@ -205,6 +227,37 @@ impl Server {
                 panic!("{} not ready at {} (exit: {exited:?})\n--- log ---\n{}", self.bin, self.url, self.log_tail());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Spawn the server on `127.0.0.1:{self.port}` and wait (30 s at most) for its
+    /// `Listening on` log line: the bound port, or the log of this start if it exited first.
+    async fn spawn_and_bind(&mut self) -> Result<u16, String> {
+        let offset = std::fs::metadata(self.log()).map(|m| m.len()).unwrap_or(0);
+        let out = OpenOptions::new().create(true).append(true).open(self.log()).unwrap();
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut cmd = Command::new(self.bin);
+        cmd.args(self.args.iter().map(|a| a.replace("{listen}", &listen)));
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
+        let child = cmd.stdout(out.try_clone().unwrap()).stderr(out).spawn();
+        let mut child = child.unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = std::fs::read(self.log()).unwrap_or_default();
+            let log = String::from_utf8_lossy(log.get(offset as usize..).unwrap_or_default()).into_owned();
+            if let Some(port) = listening_port(&log) {
+                self.child = Some(child);
+                return Ok(port);
+            }
+            if child.try_wait().ok().flatten().is_some() {
+                return Err(log);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{log}\n(no `Listening on` line within 30 s)"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -230,6 +283,16 @@ impl Server {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// The port of the first `msg="Listening on" address=127.0.0.1:PORT` line of a Prometheus or
+/// Alertmanager log (exporter-toolkit logs it once the socket is bound; the earlier
+/// `msg="Start listening for connections" address=127.0.0.1:0` line is not it).
+fn listening_port(log: &str) -> Option<u16> {
+    log.lines()
+        .filter(|l| l.contains("msg=\"Listening on\""))
+        .find_map(|l| l.split_once(" address=")?.1.split_whitespace().next()?.rsplit_once(':')?.1.parse().ok())
+        .filter(|p| *p != 0)
 }
 
 impl Drop for Server {
@@ -270,10 +333,11 @@ impl Prometheus {
             target.addr
         );
         let flags = "--config.file={dir}/prometheus.yml --storage.tsdb.path={dir}/data \
-                     --web.listen-address=127.0.0.1:{port} --web.enable-lifecycle";
-        let server = Server::new(PROMETHEUS, &[("prometheus.yml", &cfg), ("rules.yml", rules)], flags);
-        let mut prom = Prometheus { url: server.url.clone(), server };
-        prom.restart().await;
+                     --web.listen-address={listen} --web.enable-lifecycle";
+        let mut server = Server::new(PROMETHEUS, &[("prometheus.yml", &cfg), ("rules.yml", rules)], flags);
+        server.start().await;
+        let prom = Prometheus { url: server.url.clone(), server };
+        prom.wait_value(r#"up{job="api"}"#, |v| v == 1.0).await;
         prom
     }
 
@@ -323,10 +387,42 @@ impl Alertmanager {
         let cfg = "route: { receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h }\n\
                    receivers: [{ name: 'null' }]\n";
         let flags = "--config.file={dir}/alertmanager.yml --storage.path={dir}/data \
-                     --web.listen-address=127.0.0.1:{port} --cluster.listen-address=";
+                     --web.listen-address={listen} --cluster.listen-address=";
         let mut server = Server::new(ALERTMANAGER, &[("alertmanager.yml", cfg)], flags);
         server.start().await;
         Alertmanager { url: server.url.clone(), addr: format!("127.0.0.1:{}", server.port), server }
+    }
+
+    /// SIGTERM the server (the data dir stays): connecting is refused until [`Self::restart`].
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+
+    /// Start again on the same port and data dir; returns once it is ready.
+    pub async fn restart(&mut self) {
+        self.server.start().await;
+    }
+
+    /// The active, unsilenced, uninhibited alerts named `name` (none when it cannot be asked).
+    pub async fn alerts(&self, name: &str) -> Vec<Value> {
+        let filter = format!("alertname=\"{name}\"");
+        let params = [("active", "true"), ("silenced", "false"), ("inhibited", "false"), ("filter", filter.as_str())];
+        let url = reqwest::Url::parse_with_params(&format!("{}/api/v2/alerts", self.url), &params).unwrap();
+        let v: Value = match client().get(url).send().await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// How many alerts with `status` (`firing` or `resolved`) Alertmanager has received over its
+    /// API since it started (`alertmanager_alerts_received_total`): every push counts, also one
+    /// that changes nothing it lists, so a test can see that pushes keep arriving.
+    pub async fn received(&self, status: &str) -> u64 {
+        let text = client().get(format!("{}/metrics", self.url)).send().await.unwrap().text().await.unwrap();
+        let series = format!("alertmanager_alerts_received_total{{status=\"{status}\",version=\"v2\"}} ");
+        let line = text.lines().find_map(|l| l.strip_prefix(&series));
+        line.and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or_else(|| panic!("no {series} in:\n{text}")) as u64
     }
 
     /// POST `body` to `path`, asserting success; returns the JSON answer (null if none).
