@@ -27,12 +27,17 @@ pub enum EventKind {
     ReleaseVerified,
     #[serde(rename = "release.failed")]
     ReleaseFailed,
-    #[serde(rename = "verifier.blind")]
-    VerifierBlind,
+    /// An item could not be measured for longer than its `stale_after` (accepts the old name
+    /// `verifier.blind` in configs).
+    #[serde(rename = "item.unknown", alias = "verifier.blind")]
+    ItemUnknown,
+    /// The window closed without evidence enough for a verdict: a person settles it.
+    #[serde(rename = "release.inconclusive")]
+    ReleaseInconclusive,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::ReleaseStarted,
         EventKind::ReleaseDeployed,
         EventKind::ItemCompleted,
@@ -42,7 +47,8 @@ impl EventKind {
         EventKind::ItemRebound,
         EventKind::ReleaseVerified,
         EventKind::ReleaseFailed,
-        EventKind::VerifierBlind,
+        EventKind::ItemUnknown,
+        EventKind::ReleaseInconclusive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,7 +62,8 @@ impl EventKind {
             EventKind::ItemRebound => "item.rebound",
             EventKind::ReleaseVerified => "release.verified",
             EventKind::ReleaseFailed => "release.failed",
-            EventKind::VerifierBlind => "verifier.blind",
+            EventKind::ItemUnknown => "item.unknown",
+            EventKind::ReleaseInconclusive => "release.inconclusive",
         }
     }
 }

@@ -22,6 +22,10 @@ pub enum ReleaseState {
     Verified,
     /// At window max with items not complete, or an aborting item failed.
     Failed,
+    /// Closed, neither verified nor failed: every gate item complete, but one could not be
+    /// measured at the close (`unknown`) or was measured for too little of the window
+    /// (coverage below `min_coverage`). A person settles it with a verdict.
+    Inconclusive,
 }
 
 impl ReleaseState {
@@ -35,6 +39,7 @@ impl ReleaseState {
             ReleaseState::Deployed => "deployed",
             ReleaseState::Verified => "verified",
             ReleaseState::Failed => "failed",
+            ReleaseState::Inconclusive => "inconclusive",
         }
     }
 }
@@ -106,6 +111,9 @@ pub enum ItemState {
     Failing,
     Regressed,
     Waived,
+    /// Could not be measured for longer than its `stale_after`: every bound probe answered
+    /// `error` (or nothing) since its last measurement. Never done.
+    Unknown,
 }
 
 impl ItemState {
@@ -117,6 +125,7 @@ impl ItemState {
             ItemState::Failing => "failing",
             ItemState::Regressed => "regressed",
             ItemState::Waived => "waived",
+            ItemState::Unknown => "unknown",
         }
     }
     /// Counts as done for the verdict.
@@ -158,6 +167,18 @@ pub struct ItemRecord {
     /// The item has been complete at least once in this release.
     #[serde(default)]
     pub ever_complete: bool,
+    /// Freshness: when a bound probe last measured (a result that was not `error`). Stored
+    /// with the item, so the time shipwatch was down counts as unmeasured after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_at: Option<DateTime<Utc>>,
+    /// Seconds of the window (since the deploy) in which the item was stale, counted up to
+    /// `fresh_at` (see [`crate::rules::coverage`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale_secs: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// The evidence behind an item's state change.

@@ -3,23 +3,52 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Binding, PassRule};
+use std::time::Duration;
+
+use crate::config::{Binding, Mode, PassRule};
 use crate::probe::Status;
 use crate::release::{ItemRecord, ItemState, Release, ReleaseState};
-use crate::transition::Met;
+use crate::transition::{Cause, Met};
 
 /// What the evidence says about an item now: which rule it met, and why (a sentence).
 pub type Decision = (Met, String);
 
-/// Count one result of `probe` on `item` (its rule counters) and return what the rules say
-/// now, if anything; [`crate::transition::item`] decides what that does to the state.
+/// Where a release's watch starts: `deployed` (None while planned) bounds the window that
+/// coverage is counted over; `origin` is when the first measurement was due, for an item never
+/// measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub deployed: Option<DateTime<Utc>>,
+    pub origin: DateTime<Utc>,
+}
+
+impl Watch {
+    /// The first measurement is due when shipwatch learned of the release, or at its deploy if
+    /// that is later (a release registered after its deploy was not watched before: that part
+    /// of the window is uncovered, but its items are not unknown before a probe could run).
+    pub fn of(r: &Release) -> Watch {
+        Watch { deployed: r.deployed_at, origin: r.deployed_at.map_or(r.created_at, |d| d.max(r.created_at)) }
+    }
+}
+
+/// Count one result of `probe` on `item` (its rule counters and freshness) and return the
+/// cause the evidence gives the item now, if any, with why; [`crate::transition::item`]
+/// decides what that does to the state:
+/// - a rule met (`Rule`);
+/// - an `unknown` item measured again without meeting a rule (`Measured`);
+/// - an `error` leaving the item unmeasured for longer than its `stale_after`
+///   (`Unmeasured`; the caller adds the error to the sentence).
 pub fn observe(
     binding: &Binding,
     item: &mut ItemRecord,
     probe: &str,
     status: Status,
     now: DateTime<Utc>,
-) -> Option<Decision> {
+    watch: Watch,
+) -> Option<(Cause, String)> {
+    if status != Status::Error {
+        measured(item, now, watch.deployed, binding.stale_after);
+    }
     let t = item.tracks.entry(probe.to_string()).or_default();
     t.last = Some(status);
     match status {
@@ -43,7 +72,67 @@ pub fn observe(
             t.consecutive_error += 1;
         }
     }
-    decide_item(binding, item, now)
+    if let Some((met, why)) = decide_item(binding, item, now) {
+        return Some((Cause::Rule { met, probe: Some(probe.to_string()) }, why));
+    }
+    match (item.state, status) {
+        (ItemState::Unknown, Status::Pass | Status::Fail) => {
+            Some((Cause::Measured, format!("{probe} measures again ({})", status.as_str())))
+        }
+        (ItemState::Pending | ItemState::Complete, Status::Error) => {
+            let since = stale_since(item, now, watch.origin, binding.stale_after)?;
+            Some((
+                Cause::Unmeasured { since },
+                format!("could not measure since {}", since.format("%Y-%m-%d %H:%M:%S UTC")),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A measurement of `item` at `at` (any bound probe, any result but `error`): the item is
+/// fresh again. A gap since the last measurement (or the deploy) longer than `stale_after`
+/// counts as stale time of the window, for the part after the deploy.
+pub fn measured(item: &mut ItemRecord, at: DateTime<Utc>, deployed: Option<DateTime<Utc>>, stale_after: Duration) {
+    if let Some(start) = deployed
+        && at > start
+    {
+        let from = item.fresh_at.map_or(start, |f| f.max(start));
+        item.stale_secs += overdue(from, at, stale_after);
+    }
+    item.fresh_at = Some(item.fresh_at.map_or(at, |f| f.max(at)));
+}
+
+/// Seconds of `[from, to]` past `stale_after` (a gap's stale part).
+fn overdue(from: DateTime<Utc>, to: DateTime<Utc>, stale_after: Duration) -> f64 {
+    ((to - from).as_seconds_f64() - stale_after.as_secs_f64()).max(0.0)
+}
+
+/// When `item` was last measured, if that is longer than `stale_after` ago at `now` (never
+/// measured: since `origin`, when the first measurement was due).
+pub fn stale_since(
+    item: &ItemRecord,
+    now: DateTime<Utc>,
+    origin: DateTime<Utc>,
+    stale_after: Duration,
+) -> Option<DateTime<Utc>> {
+    let since = item.fresh_at.unwrap_or(origin);
+    (overdue(since, now, stale_after) > 0.0).then_some(since)
+}
+
+/// The share of the elapsed window (deploy → `now`, at most the window's max) in which `item`
+/// was measured: 1 − stale time / elapsed. Time shipwatch was down counts as stale, since the
+/// gap shows in the stored `fresh_at`. None before the window has elapsed at all.
+pub fn coverage(item: &ItemRecord, release: &Release, now: DateTime<Utc>, stale_after: Duration) -> Option<f64> {
+    let start = release.deployed_at?;
+    let end = release.at(release.window_max).map_or(now, |max| max.min(now));
+    let elapsed = (end - start).as_seconds_f64();
+    if elapsed <= 0.0 {
+        return None;
+    }
+    let from = item.fresh_at.map_or(start, |f| f.max(start));
+    let tail = if end > from { overdue(from, end, stale_after) } else { 0.0 };
+    Some((1.0 - (item.stale_secs + tail) / elapsed).clamp(0.0, 1.0))
 }
 
 /// Whether the fail rule is met now: some bound probe failed `fail.consecutive` times in a row.
@@ -86,7 +175,7 @@ pub fn decide_item(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> 
         return None;
     }
     if let Some(why) = fail_met(binding, item) {
-        return matches!(item.state, Pending | Complete).then_some((Met::Fail, why));
+        return matches!(item.state, Pending | Complete | Unknown).then_some((Met::Fail, why));
     }
     if item.state == Complete {
         return None;
@@ -104,16 +193,50 @@ pub fn decide_close(binding: &Binding, item: &ItemRecord) -> Option<String> {
     all_passed.then(|| "no failure across the window".to_string())
 }
 
+/// One automated item as the verdict sees it.
+#[derive(Debug, Clone)]
+pub struct Judged<'a> {
+    pub id: &'a str,
+    /// Its state now (`unknown` if it is stale now, even before a result said so).
+    pub state: ItemState,
+    pub mode: Mode,
+    /// Share of the window measured (None: no window elapsed yet).
+    pub coverage: Option<f64>,
+    pub min_coverage: f64,
+}
+
+impl Judged<'_> {
+    fn covered(&self) -> bool {
+        self.state == ItemState::Waived || self.coverage.is_none_or(|c| c >= self.min_coverage)
+    }
+    fn describe(&self) -> String {
+        let cov = self.coverage.map(|c| format!(", coverage {}", pct(c))).unwrap_or_default();
+        format!("{} ({}{cov})", self.id, self.state.as_str())
+    }
+}
+
+/// A share as a percentage with at most one decimal (`0.905` → `90.5%`).
+pub fn pct(share: f64) -> String {
+    let p = (share * 1000.0).floor() / 10.0;
+    format!("{p}%")
+}
+
 /// The verdict a deployed release reaches now, if any: `(state, reason)`.
 ///
-/// `aborting` says whether a failing item has `fail: {abort: true}`. `automated` lists the
-/// states of items bound to probes (manual items never block).
+/// `items` are the automated items (bound to probes, `gate` or `warn`); `aborting` names a
+/// failing `gate` item with `fail: {abort: true}`. Only `gate` items decide; `warn` items are
+/// listed in the reason. At window max: a gate item failing or regressed, or pending although
+/// measured enough, fails the release; else one `unknown` now or measured for less than its
+/// `min_coverage` (pending or complete) makes it `inconclusive`; else verified. At min, verified early only when
+/// every gate item is done and covered. With no gate item at all nothing was measured: the
+/// release is inconclusive at max, never verified.
 pub fn verdict(
     release: &Release,
-    automated: &[ItemState],
+    items: &[Judged],
     aborting: Option<&str>,
     now: DateTime<Utc>,
 ) -> Option<(ReleaseState, String)> {
+    use ItemState::*;
     if release.state != ReleaseState::Deployed {
         return None;
     }
@@ -122,26 +245,65 @@ pub fn verdict(
     }
     let min = release.at(release.window_min)?;
     let max = release.at(release.window_max)?;
-    let done = automated.iter().filter(|s| s.is_done()).count();
-    let all_done = done == automated.len();
+    let gate: Vec<&Judged> = items.iter().filter(|j| j.mode == Mode::Gate).collect();
+    // Red, or measured enough and still not complete: failed. A pending item that was not
+    // measured enough is not evidence of a failure: it counts as unseen (inconclusive).
+    let not_done: Vec<&&Judged> = gate
+        .iter()
+        .filter(|j| matches!(j.state, Failing | Regressed | Manual) || (j.state == Pending && j.covered()))
+        .collect();
+    let unseen: Vec<&&Judged> = gate
+        .iter()
+        .filter(|j| !matches!(j.state, Failing | Regressed | Manual) && (j.state == Unknown || !j.covered()))
+        .collect();
+    let warn: Vec<String> =
+        items.iter().filter(|j| j.mode == Mode::Warn && !j.state.is_done()).map(Judged::describe).collect();
+    let warned =
+        if warn.is_empty() { String::new() } else { format!("; warn items not complete: {}", warn.join(", ")) };
+    let list = |v: &[&&Judged]| v.iter().map(|j| j.describe()).collect::<Vec<_>>().join(", ");
     if now >= max {
-        return Some(if all_done {
-            (ReleaseState::Verified, format!("window closed at max; all {done} automated items complete"))
-        } else {
-            (
-                ReleaseState::Failed,
-                format!(
-                    "window closed at max with {} of {} automated items not complete",
-                    automated.len() - done,
-                    automated.len()
-                ),
-            )
-        });
+        if gate.is_empty() {
+            let why = "window closed at max, but no gate item is bound to a probe: nothing was measured";
+            return Some((ReleaseState::Inconclusive, format!("{why}{warned}")));
+        }
+        if !not_done.is_empty() {
+            let why = format!(
+                "window closed at max with {} of {} automated items not complete: {}",
+                not_done.len(),
+                gate.len(),
+                list(&not_done)
+            );
+            return Some((ReleaseState::Failed, format!("{why}{warned}")));
+        }
+        if !unseen.is_empty() {
+            let why = format!(
+                "window closed at max, but {} of {} automated items were not measured enough to tell: {}",
+                unseen.len(),
+                gate.len(),
+                unseen.iter().map(|j| unseen_why(j)).collect::<Vec<_>>().join("; ")
+            );
+            return Some((ReleaseState::Inconclusive, format!("{why}{warned}")));
+        }
+        let why = format!("window closed at max; all {} automated items complete", gate.len());
+        return Some((ReleaseState::Verified, format!("{why}{warned}")));
     }
-    if now >= min && !release.regressed && all_done {
-        return Some((ReleaseState::Verified, format!("window reached min; all {done} automated items complete")));
+    if now >= min && !release.regressed && !gate.is_empty() && not_done.is_empty() && unseen.is_empty() {
+        let why = format!("window reached min; all {} automated items complete", gate.len());
+        return Some((ReleaseState::Verified, format!("{why}{warned}")));
     }
     None
+}
+
+/// Why one item keeps a release from a verdict: unknown now, or its coverage too low.
+fn unseen_why(j: &Judged) -> String {
+    let cov = j.coverage.map(pct).unwrap_or_else(|| "n/a".into());
+    if j.state == ItemState::Unknown {
+        format!("'{}' is unknown (coverage {cov})", j.id)
+    } else if j.state == ItemState::Pending {
+        format!("'{}' is pending with coverage {cov} < min_coverage {}", j.id, pct(j.min_coverage))
+    } else {
+        format!("'{}' coverage {cov} < min_coverage {}", j.id, pct(j.min_coverage))
+    }
 }
 
 /// When the window "closes" for `window: true` items: at min without a regression, else at max.

@@ -62,8 +62,21 @@ pub enum Cause {
     Rebind { bound: bool },
     /// A planned release was deployed.
     Deploy,
+    /// Every bound probe has been unable to measure since `since` (longer than the item's
+    /// `stale_after`): the item is `unknown`.
+    Unmeasured { since: DateTime<Utc> },
+    /// Measurements of an `unknown` item resumed without meeting a rule yet: back to pending.
+    Measured,
     /// The rules reached the release's verdict.
     Verdict { to: ReleaseState },
+    /// A person gave the verdict: settled an inconclusive release, or ended an open one early
+    /// (a manual promote or abort).
+    Decided {
+        to: ReleaseState,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Stored by a shipwatch that did not record causes (rows migrated from schema 2).
     Unrecorded,
 }
@@ -72,7 +85,7 @@ impl Cause {
     /// The person behind the change, if a person made it.
     pub fn person(&self) -> Option<&str> {
         match self {
-            Cause::Tick { by, .. } | Cause::Waive { by, .. } => Some(by),
+            Cause::Tick { by, .. } | Cause::Waive { by, .. } | Cause::Decided { by, .. } => Some(by),
             _ => None,
         }
     }
@@ -80,7 +93,7 @@ impl Cause {
     /// The person's note or waiver reason.
     pub fn note(&self) -> Option<&str> {
         match self {
-            Cause::Tick { note, .. } => note.as_deref(),
+            Cause::Tick { note, .. } | Cause::Decided { note, .. } => note.as_deref(),
             Cause::Waive { reason, .. } => Some(reason),
             _ => None,
         }
@@ -110,14 +123,38 @@ fn cause_name(c: &Cause) -> &'static str {
         Cause::Action { .. } => "an action",
         Cause::Rebind { .. } => "a rebind",
         Cause::Deploy => "a deploy",
+        Cause::Unmeasured { .. } => "staleness",
+        Cause::Measured => "a measurement",
         Cause::Verdict { .. } => "a verdict",
+        Cause::Decided { .. } => "a person's verdict",
         Cause::Unrecorded => "an unrecorded cause",
     }
 }
 
-/// The item transition table. `from` is None for a record being created; `automated`: probes
-/// or an `on:` event are bound to the item. `Ok(None)`: nothing changes (e.g. a second tick).
-pub fn item(from: Option<ItemState>, automated: bool, cause: &Cause) -> Result<Option<ItemState>, Refused> {
+/// What the item table needs to know of an item besides its state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Probes or an `on:` event are bound to the item (in a mode that moves it).
+    pub automated: bool,
+    /// The item has been complete in this release: a failure now is a regression.
+    pub ever_complete: bool,
+}
+
+impl Facts {
+    pub fn automated(automated: bool) -> Facts {
+        Facts { automated, ever_complete: false }
+    }
+}
+
+/// The item transition table. `from` is None for a record being created. `Ok(None)`: nothing
+/// changes (e.g. a second tick).
+///
+/// `unknown`: a pending or complete item becomes unknown when it cannot be measured; a failing
+/// or regressed one stays red (a failure seen is not erased by blindness). It leaves unknown by
+/// the rules (complete, failing — regressed if it was ever complete) or, when measurements
+/// resume without meeting a rule, back to pending.
+pub fn item(from: Option<ItemState>, facts: Facts, cause: &Cause) -> Result<Option<ItemState>, Refused> {
+    let automated = facts.automated;
     use ItemState::*;
     let invalid = |state: &'static str| Refused::Invalid { cause: cause_name(cause), state, what: "item" };
     let Some(from) = from else {
@@ -131,7 +168,9 @@ pub fn item(from: Option<ItemState>, automated: bool, cause: &Cause) -> Result<O
     let to = match (cause, from) {
         (Cause::Rule { met: Met::Fail, .. }, Pending) => Failing,
         (Cause::Rule { met: Met::Fail, .. }, Complete) => Regressed,
-        (Cause::Rule { met: Met::Pass, .. }, Pending | Failing | Regressed) => Complete,
+        (Cause::Rule { met: Met::Fail, .. }, Unknown) if facts.ever_complete => Regressed,
+        (Cause::Rule { met: Met::Fail, .. }, Unknown) => Failing,
+        (Cause::Rule { met: Met::Pass, .. }, Pending | Failing | Regressed | Unknown) => Complete,
         (Cause::Rule { .. }, _) => return Ok(None),
         (Cause::WindowClosed, Pending) => Complete,
         (Cause::WindowClosed, _) => return Ok(None),
@@ -143,7 +182,11 @@ pub fn item(from: Option<ItemState>, automated: bool, cause: &Cause) -> Result<O
         (Cause::Waive { .. }, Waived) => return Ok(None),
         (Cause::Waive { .. }, _) => Waived,
         (Cause::Rebind { bound: true }, Manual) => Pending,
-        (Cause::Rebind { bound: false }, Pending) => Manual,
+        (Cause::Unmeasured { .. }, Pending | Complete) => Unknown,
+        (Cause::Unmeasured { .. }, _) => return Ok(None),
+        (Cause::Measured, Unknown) => Pending,
+        (Cause::Measured, _) => return Ok(None),
+        (Cause::Rebind { bound: false }, Pending | Unknown) => Manual,
         (Cause::Rebind { .. }, _) => return Ok(None),
         (_, s) => return Err(invalid(s.as_str())),
     };
@@ -160,7 +203,11 @@ pub fn release(from: Option<ReleaseState>, cause: &Cause) -> Result<Option<Relea
         (None, _) => Err(invalid("new")),
         (Some(Planned), Cause::Deploy) => Ok(Some(Deployed)),
         (Some(s), Cause::Deploy) => Err(Refused::NotPlanned(s.as_str())),
-        (Some(Deployed), Cause::Verdict { to: to @ (Verified | Failed) }) => Ok(Some(*to)),
+        (Some(Deployed), Cause::Verdict { to: to @ (Verified | Failed | Inconclusive) }) => Ok(Some(*to)),
+        (Some(Planned), Cause::Decided { to: Verified, .. }) => {
+            Err(Refused::Invalid { cause: "a verified verdict", state: "planned", what: "release (deploy it first)" })
+        }
+        (Some(Planned | Deployed | Inconclusive), Cause::Decided { to: to @ (Verified | Failed), .. }) => Ok(Some(*to)),
         (Some(s), _) => Err(invalid(s.as_str())),
     }
 }
@@ -168,7 +215,7 @@ pub fn release(from: Option<ReleaseState>, cause: &Cause) -> Result<Option<Relea
 /// A fresh item record: pending when `automated`, manual otherwise, complete when pre-ticked.
 pub fn new_item(release_id: &str, item_id: &str, automated: bool, pre_ticked: bool, now: DateTime<Utc>) -> ItemRecord {
     let cause = if pre_ticked { Cause::Checklist } else { Cause::Created };
-    let state = item(None, automated, &cause).ok().flatten().unwrap_or(ItemState::Manual);
+    let state = item(None, Facts::automated(automated), &cause).ok().flatten().unwrap_or(ItemState::Manual);
     ItemRecord {
         release_id: release_id.to_string(),
         item_id: item_id.to_string(),
@@ -178,6 +225,8 @@ pub fn new_item(release_id: &str, item_id: &str, automated: bool, pre_ticked: bo
         evidence: None,
         tracks: Default::default(),
         ever_complete: pre_ticked,
+        fresh_at: None,
+        stale_secs: 0.0,
     }
 }
 
@@ -217,7 +266,7 @@ pub fn apply_item(
     now: DateTime<Utc>,
 ) -> Result<Option<HistoryRecord>, Refused> {
     let from = rec.state;
-    let Some(to) = item(Some(from), automated, &cause)? else { return Ok(None) };
+    let Some(to) = item(Some(from), facts(rec, automated), &cause)? else { return Ok(None) };
     rec.state = to;
     rec.since = now;
     rec.cause = cause.clone();
@@ -251,6 +300,11 @@ pub fn apply_release(
     Ok(Some(history(&r.id, None, now, Some(State::Release(from)), State::Release(to), cause, message)))
 }
 
+/// The facts of record `rec` for the item table.
+pub fn facts(rec: &ItemRecord, automated: bool) -> Facts {
+    Facts { automated, ever_complete: rec.ever_complete }
+}
+
 fn history(
     release_id: &str,
     item: Option<&str>,
@@ -279,9 +333,11 @@ pub fn events(h: &HistoryRecord) -> Vec<EventKind> {
         (_, State::Item(Complete)) => EventKind::ItemCompleted,
         (_, State::Item(Failing)) => EventKind::ItemFailing,
         (_, State::Item(Regressed)) => EventKind::ItemRegressed,
+        (_, State::Item(Unknown)) => EventKind::ItemUnknown,
         (_, State::Release(ReleaseState::Deployed)) => EventKind::ReleaseDeployed,
         (_, State::Release(ReleaseState::Verified)) => EventKind::ReleaseVerified,
         (_, State::Release(ReleaseState::Failed)) => EventKind::ReleaseFailed,
+        (_, State::Release(ReleaseState::Inconclusive)) => EventKind::ReleaseInconclusive,
         _ => return vec![],
     };
     vec![one]

@@ -12,6 +12,12 @@ fn waive() -> Cause {
 fn rule(met: Met) -> Cause {
     Cause::Rule { met, probe: Some("p".into()) }
 }
+fn unmeasured() -> Cause {
+    Cause::Unmeasured { since: t(0) }
+}
+fn decided(to: ReleaseState) -> Cause {
+    Cause::Decided { to, by: "ana".into(), note: Some("checked by hand".into()) }
+}
 fn action() -> Cause {
     Cause::Action { event: EventKind::ReleaseVerified, receiver: None }
 }
@@ -47,11 +53,25 @@ fn item_table() {
         ("unbound by a reload", Some(Pending), false, Cause::Rebind { bound: false }, Ok(Some(Manual))),
         ("a reload keeps a complete item", Some(Complete), false, Cause::Rebind { bound: false }, Ok(None)),
         ("a deploy is not an item cause", Some(Pending), true, Cause::Deploy, Err(())),
+        ("pending cannot be measured", Some(Pending), true, unmeasured(), Ok(Some(Unknown))),
+        ("complete cannot be measured", Some(Complete), true, unmeasured(), Ok(Some(Unknown))),
+        ("a failure stays red when blind", Some(Failing), true, unmeasured(), Ok(None)),
+        ("a regression stays red when blind", Some(Regressed), true, unmeasured(), Ok(None)),
+        ("still unknown", Some(Unknown), true, unmeasured(), Ok(None)),
+        ("unknown measured again", Some(Unknown), true, Cause::Measured, Ok(Some(Pending))),
+        ("measured is only for unknown", Some(Complete), true, Cause::Measured, Ok(None)),
+        ("unknown passes", Some(Unknown), true, rule(Met::Pass), Ok(Some(Complete))),
+        ("unknown fails", Some(Unknown), true, rule(Met::Fail), Ok(Some(Failing))),
+        ("unknown can be waived", Some(Unknown), true, waive(), Ok(Some(Waived))),
+        ("unknown is not ticked by a person", Some(Unknown), true, tick(), Err(())),
+        ("unknown unbound by a reload", Some(Unknown), false, Cause::Rebind { bound: false }, Ok(Some(Manual))),
     ];
     for (name, from, automated, cause, want) in cases {
-        let got = item(from, automated, &cause).map_err(|_| ());
+        let got = item(from, Facts::automated(automated), &cause).map_err(|_| ());
         assert_eq!(got, want, "{name}");
     }
+    let was_complete = Facts { automated: true, ever_complete: true };
+    assert_eq!(item(Some(ItemState::Unknown), was_complete, &rule(Met::Fail)), Ok(Some(ItemState::Regressed)));
 }
 
 #[test]
@@ -69,6 +89,16 @@ fn release_table() {
         ("verdict to deployed", Some(Deployed), Cause::Verdict { to: Deployed }, Err(())),
         ("a closed release stays closed", Some(Verified), Cause::Verdict { to: Failed }, Err(())),
         ("a tick is not a release cause", Some(Deployed), tick(), Err(())),
+        ("inconclusive at close", Some(Deployed), Cause::Verdict { to: Inconclusive }, Ok(Some(Inconclusive))),
+        ("a person settles inconclusive", Some(Inconclusive), decided(Verified), Ok(Some(Verified))),
+        ("a person fails inconclusive", Some(Inconclusive), decided(Failed), Ok(Some(Failed))),
+        ("a person promotes early", Some(Deployed), decided(Verified), Ok(Some(Verified))),
+        ("a person aborts early", Some(Deployed), decided(Failed), Ok(Some(Failed))),
+        ("a person aborts a planned release", Some(Planned), decided(Failed), Ok(Some(Failed))),
+        ("a planned release is not verified by hand", Some(Planned), decided(Verified), Err(())),
+        ("a person cannot make it inconclusive", Some(Deployed), decided(Inconclusive), Err(())),
+        ("a verified release stays verified", Some(Verified), decided(Failed), Err(())),
+        ("rules never reopen inconclusive", Some(Inconclusive), Cause::Verdict { to: Verified }, Err(())),
     ];
     for (name, from, cause, want) in cases {
         assert_eq!(release(from, &cause).map_err(|_| ()), want, "{name}");

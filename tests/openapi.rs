@@ -19,6 +19,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("post", "/api/v1/releases"),
     ("get", "/api/v1/releases/{id}"),
     ("post", "/api/v1/releases/{id}/deploy"),
+    ("post", "/api/v1/releases/{id}/verdict"),
     ("get", "/api/v1/releases/{id}/checklist.md"),
     ("get", "/api/v1/releases/{id}/results"),
     ("get", "/api/v1/releases/{id}/history"),

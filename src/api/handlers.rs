@@ -61,10 +61,10 @@ fn list_states(s: &str) -> Result<Vec<ReleaseState>, ApiError> {
     for part in s.split(',').map(str::trim) {
         match part {
             "active" => out.extend([Planned, Deployed]),
-            "closed" => out.extend([Verified, Failed]),
+            "closed" => out.extend([Verified, Failed, Inconclusive]),
             _ => out.push(ReleaseState::deserialize(serde_json::Value::from(part)).map_err(|_| {
                 unprocessable(format!(
-                    "state: {part:?} is not a release state; use planned, deployed, verified, failed, \
+                    "state: {part:?} is not a release state; use planned, deployed, verified, failed, inconclusive, \
                      active or closed (comma-separated for several)"
                 ))
             })?),
@@ -177,6 +177,37 @@ pub async fn tick(
     let b: TickBody = body(&bytes)?;
     let engine = st.engine.clone();
     let v = tokio::task::spawn_blocking(move || engine.tick(&id, &item, &b.by, b.note))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(v).into_response())
+}
+
+/// Body of `POST /api/v1/releases/{id}/verdict`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictBody {
+    verdict: Verdict,
+    by: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// The verdicts a person can give.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Verdict {
+    Verified,
+    Failed,
+}
+
+pub async fn verdict(State(st): State<AppState>, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
+    let b: VerdictBody = body(&bytes)?;
+    let to = match b.verdict {
+        Verdict::Verified => crate::release::ReleaseState::Verified,
+        Verdict::Failed => crate::release::ReleaseState::Failed,
+    };
+    let engine = st.engine.clone();
+    let v = tokio::task::spawn_blocking(move || engine.verdict(&id, to, &b.by, b.note))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(v).into_response())

@@ -21,30 +21,52 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::AppState;
-use crate::engine::ReleaseView;
+use crate::engine::{ItemCoverage, ReleaseView};
 use crate::metrics::{Labels, Metrics};
 use crate::release::{ItemState, ReleaseState};
 
 /// Closed releases keep their `shipwatch_release_state` series this long.
 const CLOSED_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
-const ITEM_STATES: [ItemState; 6] = [
+const ITEM_STATES: [ItemState; 7] = [
     ItemState::Manual,
     ItemState::Pending,
     ItemState::Complete,
     ItemState::Failing,
     ItemState::Regressed,
     ItemState::Waived,
+    ItemState::Unknown,
 ];
 
-const RELEASE_STATES: [ReleaseState; 4] =
-    [ReleaseState::Planned, ReleaseState::Deployed, ReleaseState::Verified, ReleaseState::Failed];
+const RELEASE_STATES: [ReleaseState; 5] = [
+    ReleaseState::Planned,
+    ReleaseState::Deployed,
+    ReleaseState::Verified,
+    ReleaseState::Failed,
+    ReleaseState::Inconclusive,
+];
 
-/// The whole exposition: event metrics, then state metrics computed from `releases`.
-pub fn exposition(metrics: &Metrics, releases: &[ReleaseView], now: chrono::DateTime<chrono::Utc>) -> String {
+/// The whole exposition: event metrics, then state metrics computed from `releases` and the
+/// `coverage` of the automated items of deployed releases.
+pub fn exposition(
+    metrics: &Metrics,
+    releases: &[ReleaseView],
+    coverage: &[ItemCoverage],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
     let mut out = metrics.encode();
+    let mut reg = state_registry(releases, now);
+    let family = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    for c in coverage {
+        family.get_or_create(&vec![("release", c.release.clone()), ("item", c.item.clone())]).set(c.ratio);
+    }
+    reg.register(
+        "item_coverage_ratio",
+        "Share of the elapsed window in which each automated item of a deployed release was measured",
+        family,
+    );
     // Writing to a String cannot fail.
-    let _ = prometheus_text::encode(&mut out, &state_registry(releases, now));
+    let _ = prometheus_text::encode(&mut out, &reg);
     out
 }
 
@@ -86,6 +108,7 @@ fn state_registry(releases: &[ReleaseView], now: chrono::DateTime<chrono::Utc>) 
                 ItemState::Failing => c.failing,
                 ItemState::Regressed => c.regressed,
                 ItemState::Waived => c.waived,
+                ItemState::Unknown => c.unknown,
             };
             items.get_or_create(&vec![("release", rel.id.clone()), ("state", s.as_str().into())]).set(n as i64);
         }
@@ -114,7 +137,8 @@ fn state_registry(releases: &[ReleaseView], now: chrono::DateTime<chrono::Utc>) 
 
 /// `GET /metrics`: Prometheus text format 0.0.4.
 pub async fn handler(State(st): State<AppState>) -> Response {
-    let body = exposition(&st.engine.metrics(), &st.engine.releases(), chrono::Utc::now());
+    let e = &st.engine;
+    let body = exposition(&e.metrics(), &e.releases(), &e.coverage(), chrono::Utc::now());
     (StatusCode::OK, [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)], body).into_response()
 }
 
@@ -157,7 +181,7 @@ mod tests {
 
     #[test]
     fn no_releases_give_event_metrics_and_zero_counts() {
-        let text = exposition(&Metrics::default(), &[], Utc::now());
+        let text = exposition(&Metrics::default(), &[], &[], Utc::now());
         let l = lines(&text);
         for want in
             ["shipwatch_outbox_depth 0", "shipwatch_active_regressions 0", r#"shipwatch_releases{state="deployed"} 0"#]
@@ -170,15 +194,21 @@ mod tests {
     #[test]
     fn state_metrics_cover_active_and_recently_closed_releases() {
         let now = Utc.with_ymd_and_hms(2025, 1, 1, 0, 30, 0).unwrap();
-        let red = Counts { complete: 1, pending: 2, failing: 1, regressed: 2, manual: 40, waived: 0 };
+        let red = Counts { complete: 1, pending: 2, failing: 1, regressed: 2, manual: 40, waived: 0, unknown: 1 };
         let releases = [
             rel("api-1", ReleaseState::Deployed, red, Some(90.0)),
             rel("web-2", ReleaseState::Planned, Counts { manual: 3, ..Counts::default() }, None),
             rel("db-3", ReleaseState::Failed, Counts { failing: 1, ..Counts::default() }, None),
+            rel("ui-4", ReleaseState::Inconclusive, Counts { unknown: 1, ..Counts::default() }, None),
         ];
-        let text = exposition(&Metrics::default(), &releases, now);
+        let coverage = [ItemCoverage { release: "api-1".into(), item: "smoke".into(), ratio: 0.75 }];
+        let text = exposition(&Metrics::default(), &releases, &coverage, now);
         let l = lines(&text);
         for want in [
+            r#"shipwatch_release_items{release="api-1",state="unknown"} 1"#,
+            r#"shipwatch_release_state{release="ui-4",state="inconclusive"} 1"#,
+            r#"shipwatch_releases{state="inconclusive"} 1"#,
+            r#"shipwatch_item_coverage_ratio{release="api-1",item="smoke"} 0.75"#,
             r#"shipwatch_release_items{release="api-1",state="failing"} 1"#,
             r#"shipwatch_release_items{release="api-1",state="regressed"} 2"#,
             r#"shipwatch_release_items{release="api-1",state="waived"} 0"#,
@@ -200,7 +230,7 @@ mod tests {
 
         // Over an hour after closing, a release leaves the per-release series.
         let later = now + chrono::TimeDelta::hours(2);
-        let text = exposition(&Metrics::default(), &releases, later);
+        let text = exposition(&Metrics::default(), &releases, &[], later);
         assert!(!text.contains(r#"release="db-3""#), "{text}");
         assert!(text.contains(r#"shipwatch_releases{state="failed"} 1"#), "{text}");
     }

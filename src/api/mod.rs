@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases", post(handlers::create))
         .route("/api/v1/releases/{id}/items/{item}/tick", post(handlers::tick))
         .route("/api/v1/releases/{id}/items/{item}/waive", post(handlers::waive))
+        .route("/api/v1/releases/{id}/verdict", post(handlers::verdict))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard::json_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let without_body = Router::new()

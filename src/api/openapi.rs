@@ -178,7 +178,8 @@ fn paths() -> Value {
                 vec![("200", json_resp("A page of releases.", r("ReleasePage"))), ("422", err("Bad query parameter."))],
                 json!({ "parameters": [
                     param("state", "query", "Only these states, comma-separated: planned, deployed, verified, \
-                        failed, and `active` (planned,deployed) or `closed` (verified,failed).",
+                        failed, inconclusive, and `active` (planned,deployed) or `closed` \
+                        (verified,failed,inconclusive).",
                         json!({"type": "string", "examples": ["active", "failed,verified"]})),
                     param("service", "query", "Only this service's releases.", json!({"type": "string"})),
                     param("limit", "query", "At most this many (default 100).",
@@ -198,6 +199,16 @@ fn paths() -> Value {
             "post": mutating(op("deployRelease", "releases", "A planned release is deployed now: its window starts.",
                 vec![("200", json_resp("The release.", r("ReleaseView"))), not_found(),
                      ("409", err("The release is not planned."))], json!({}))) },
+        "/api/v1/releases/{id}/verdict": { "parameters": [id()],
+            "post": mutating(op("giveVerdict", "releases",
+                "A person gives the release its verdict: settles an inconclusive release, or ends an open one \
+                 early (a manual promote or abort). Recorded in history with who and why; the same verdict \
+                 again changes nothing.",
+                with(vec![("200", json_resp("The release.", r("ReleaseView"))), not_found(),
+                          ("409", err("The release is closed with another verdict, or planned (verify after the deploy)."))],
+                     bad_body()),
+                json!({ "requestBody": body("VerdictBody",
+                    json!({"verdict": "verified", "by": "dave", "note": "dashboards checked by hand"})) }))) },
         "/api/v1/releases/{id}/checklist.md": { "parameters": [id()],
             "get": op("getChecklist", "releases",
                 "The team's Markdown with `[x]` on done items and a note (when, by whom or which evidence).",

@@ -284,6 +284,16 @@ pub async fn waive(server: &str, id: &str, item: &str, by: &str, reason: &str) -
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn verdict(server: &str, id: &str, verified: bool, by: &str, note: Option<&str>) -> anyhow::Result<ExitCode> {
+    let word = if verified { "verified" } else { "failed" };
+    let body = json!({ "verdict": word, "by": by, "note": note });
+    let path = api_path(&["releases", id, "verdict"])?;
+    let resp = tri!(call(server, client().post(url(server, &path)).json(&body)).await);
+    let v: Value = resp.json().await.context("reading the daemon's answer")?;
+    println!("{id} is {}: {}", v["state"].as_str().unwrap_or(word), v["reason"].as_str().unwrap_or(""));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn history(server: &str, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
     let path = api_path(&["releases", id, "history"])?;
     let resp = tri!(call(server, client().get(url(server, &path))).await);

@@ -2,7 +2,7 @@
 //!
 //! Polls `GET /api/v1/releases/{id}` until the selected items (see [`select`]) are all
 //! `complete` or `waived` (exit 0), one of them is `failing`/`regressed` or the release `failed`
-//! (exit 1), or `--timeout` passes (exit 2). Setup errors (unknown release or item, bad flags,
+//! (exit 1), the release closed `inconclusive` (exit 3), or `--timeout` passes (exit 2). Setup errors (unknown release or item, bad flags,
 //! daemon unreachable at the start) exit 1. A live progress line goes to stderr (rewritten in
 //! place on a terminal, a line per change otherwise); `--junit FILE` writes a JUnit report.
 
@@ -29,6 +29,8 @@ use select::Selection;
 const PASSED: u8 = 0;
 const FAILED: u8 = 1;
 const TIMED_OUT: u8 = 2;
+/// The release closed inconclusive: its evidence was not seen enough to tell (a person decides).
+const INCONCLUSIVE: u8 = 3;
 
 #[derive(clap::Args, Debug)]
 pub struct GateArgs {
@@ -63,6 +65,8 @@ enum Outcome {
         release: Option<String>,
     },
     TimedOut,
+    /// The release closed `inconclusive` (with its reason): neither passed nor failed.
+    Inconclusive(String),
     /// The daemon refused mid-way (release gone, token revoked).
     Aborted(String),
 }
@@ -108,12 +112,17 @@ fn is_red(state: ItemState) -> bool {
     matches!(state, ItemState::Failing | ItemState::Regressed)
 }
 
-/// Red items first, then a failed release, then all done; `None` while still waiting.
+/// Red items first, then a failed release, then an inconclusive one, then all done; `None`
+/// while still waiting. An inconclusive release never passes, even with every item done: its
+/// evidence was not seen enough.
 fn verdict(rel: &Value, selected: &[String]) -> Option<Outcome> {
     let red: Vec<String> = selected.iter().filter(|i| is_red(state_of(rel, i))).cloned().collect();
     // A release state this CLI does not know (a newer daemon) is never a pass: keep waiting.
     let Ok(release) = ReleaseState::deserialize(&rel["state"]) else { return None };
     let failed = release == ReleaseState::Failed;
+    if red.is_empty() && release == ReleaseState::Inconclusive {
+        return Some(Outcome::Inconclusive(rel["reason"].as_str().unwrap_or("no reason given").to_string()));
+    }
     if !red.is_empty() || failed {
         let reason = failed.then(|| rel["reason"].as_str().unwrap_or("no reason given").to_string());
         return Some(Outcome::Failed { red, release: reason });
@@ -202,6 +211,12 @@ fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed
                 println!("  … {i} ({})", state_of(rel, i).as_str());
             }
             TIMED_OUT
+        }
+        Outcome::Inconclusive(reason) => {
+            println!("gate {id}: INCONCLUSIVE — {done}/{total} items complete");
+            println!("  ? release {id} is inconclusive: {reason}");
+            println!("  settle it: shipwatch verdict {id} --verified|--failed --by NAME --note WHY");
+            INCONCLUSIVE
         }
         Outcome::Aborted(msg) => {
             println!("gate {id}: stopped — {msg}");

@@ -35,7 +35,7 @@ pub struct ServerArgs {
 /// Filters and paging of the release list (`status` without an id).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ListArgs {
-    /// Only releases in these states: planned, deployed, verified, failed, active, closed
+    /// Only releases in these states: planned, deployed, verified, failed, inconclusive, active, closed
     /// (comma-separated).
     #[arg(long)]
     pub state: Option<String>,
@@ -109,7 +109,27 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Wait for a release's items (CI gate): exit 0 complete, 1 failed, 2 timed out.
+    /// Give a release its verdict: settle an inconclusive one, or end an open one early (a
+    /// manual promote or abort). Recorded in history with who and why.
+    #[command(group(clap::ArgGroup::new("verdict").required(true).args(["verified", "failed"])))]
+    Verdict {
+        id: String,
+        /// The release is verified.
+        #[arg(long)]
+        verified: bool,
+        /// The release failed.
+        #[arg(long)]
+        failed: bool,
+        /// Who decides (shown in history, the page and the report).
+        #[arg(long)]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Wait for a release's items (CI gate): exit 0 complete, 1 failed, 2 timed out, 3 inconclusive.
     Gate(gate::GateArgs),
     /// Show a release's state changes: who ticked or waived what, and what the probes changed.
     History {
@@ -190,6 +210,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Waive { id, item, by, reason, server } => {
             client::waive(&server.server, &id, &item, &by, &reason).await
         }
+        Command::Verdict { id, verified, failed: _, by, note, server } => {
+            client::verdict(&server.server, &id, verified, &by, note.as_deref()).await
+        }
         Command::Gate(args) => gate::run(args).await,
         Command::History { id, json, server } => client::history(&server.server, &id, json).await,
     }
@@ -222,8 +245,11 @@ pub async fn check_config(path: &std::path::Path, schedules: bool) -> ExitCode {
             let probes = c.items.values().filter(|b| !b.probes.is_empty()).count();
             let actions = c.items.values().filter(|b| b.on.is_some()).count();
             println!("{}: OK", path.display());
+            let mode = |m: config::Mode| c.items.values().filter(|b| b.mode == m).count();
+            let (gate, warn, shadow) = (mode(config::Mode::Gate), mode(config::Mode::Warn), mode(config::Mode::Shadow));
             println!(
-                "{} of {total} checklist items automated ({probes} by probes, {actions} by events); {} probes; {} stay manual",
+                "{} of {total} checklist items automated ({gate} gate, {warn} warn, {shadow} shadow; {probes} by probes, \
+                 {actions} by events); {} probes; {} stay manual",
                 probes + actions,
                 c.probes.len(),
                 total - probes - actions

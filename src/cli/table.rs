@@ -30,6 +30,8 @@ fn code(state: &str) -> Option<&'static str> {
         State::Item(I::Pending) | State::Release(R::Deployed | R::Planned) => Some("33"),
         State::Item(I::Manual) => Some("2"),
         State::Item(I::Waived) => None,
+        // Amber-orange, bold: nobody can tell.
+        State::Item(I::Unknown) | State::Release(R::Inconclusive) => Some("1;33"),
     }
 }
 

@@ -1,7 +1,8 @@
 //! One probe or item entry of the config: schedule and kind of a probe (with template
 //! expansion), rules and references of an item binding.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -9,7 +10,9 @@ use serde_json::{Map, Value};
 use super::error::did_you_mean;
 use super::load::{Ctx, DEFAULT_EVERY, PROBE_META, p};
 use super::template::{TemplateError, Templates};
-use super::{Binding, FailRule, Notifier, PassRule, Phase, ProbeDef, Receiver};
+use super::{
+    Binding, Coverage, FailRule, MIN_DEFAULT_STALE_AFTER, Mode, Notifier, PassRule, Phase, ProbeDef, Receiver,
+};
 use crate::event::EventKind;
 use crate::probe::{Dur, KINDS, ProbeKind};
 use crate::schedule::{Schedule, default_jitter};
@@ -203,7 +206,7 @@ pub(super) fn probe_def(cx: &mut Ctx, templates: &Templates, name: &str, v: Valu
         jitter,
         description: meta.description,
         template,
-        error_limit: meta.error_limit.unwrap_or(4).max(1),
+        error_limit: meta.error_limit,
     })
 }
 
@@ -222,6 +225,12 @@ struct RawBinding {
     on: Option<EventKind>,
     #[serde(default)]
     phase: Option<Phase>,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    stale_after: Option<Dur>,
+    #[serde(default)]
+    min_coverage: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -237,19 +246,20 @@ pub(super) fn binding(
     path: &[String],
     id: &str,
     v: &Value,
-    probes: &BTreeSet<String>,
+    probes: &BTreeMap<String, Duration>,
     notify: &BTreeMap<String, Receiver>,
+    cov: &Coverage,
 ) -> Option<Binding> {
     let raw: RawBinding = cx.de(v, path)?;
     let sub = |k: &str| [path.to_vec(), vec![k.to_string()]].concat();
     let mut ok = true;
     for (i, name) in raw.probes.iter().enumerate() {
-        if !probes.contains(name) {
+        if !probes.contains_key(name) {
             let at = [sub("probes"), vec![i.to_string()]].concat();
             cx.at_value(
                 &at,
                 format!("item '{id}' uses unknown probe '{name}'"),
-                did_you_mean(name, probes.iter().map(String::as_str)),
+                did_you_mean(name, probes.keys().map(String::as_str)),
             );
             ok = false;
         }
@@ -299,6 +309,25 @@ pub(super) fn binding(
         cx.at_value(&sub("fail"), "fail.consecutive must be at least 1".into(), None);
         ok = false;
     }
+    if let Some(d) = raw.stale_after
+        && d.0.is_zero()
+    {
+        cx.at_value(&sub("stale_after"), format!("item '{id}': stale_after must be longer than 0s"), None);
+        ok = false;
+    }
+    let min_coverage = raw.min_coverage.unwrap_or(cov.min_coverage);
+    if !(0.0..=1.0).contains(&min_coverage) {
+        cx.at_value(
+            &sub("min_coverage"),
+            format!("item '{id}': min_coverage must be a share between 0 and 1, not {min_coverage}"),
+            Some("e.g. min_coverage: 0.9 (90% of the window measured)".into()),
+        );
+        ok = false;
+    }
+    // 3 × the longest interval of the item's probes, at least a minute.
+    let default_stale = raw.probes.iter().filter_map(|p| probes.get(p)).max().map(|d| *d * 3).unwrap_or_default();
+    let stale_after =
+        raw.stale_after.or(cov.stale_after).map(|d| d.0).unwrap_or_else(|| default_stale.max(MIN_DEFAULT_STALE_AFTER));
     ok.then(|| Binding {
         item: id.to_string(),
         probes: raw.probes,
@@ -307,6 +336,9 @@ pub(super) fn binding(
         notify: raw.notify,
         on: raw.on,
         phase: raw.phase.unwrap_or_default(),
+        mode: raw.mode,
+        stale_after,
+        min_coverage,
     })
 }
 
@@ -353,5 +385,10 @@ pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
         return None;
     }
     let kind: Notifier = cx.de(&Value::Object(body), &path)?;
+    let mut events = events;
+    // Whoever hears of a failed release hears of an inconclusive one: it needs a person too.
+    if events.contains(&EventKind::ReleaseFailed) && !events.contains(&EventKind::ReleaseInconclusive) {
+        events.push(EventKind::ReleaseInconclusive);
+    }
     Some(Receiver { name: name.to_string(), kind, events, max_age })
 }

@@ -22,8 +22,19 @@ pub struct Loaded {
     pub warnings: Vec<ConfigError>,
 }
 
-const TOP: &[&str] =
-    &["server", "storage", "checklist", "window", "sources", "notify", "probes", "items", "templates", "rollback"];
+const TOP: &[&str] = &[
+    "server",
+    "storage",
+    "checklist",
+    "window",
+    "coverage",
+    "sources",
+    "notify",
+    "probes",
+    "items",
+    "templates",
+    "rollback",
+];
 
 /// The receiver name the rollback hook shows under (in the outbox, metrics and history); no
 /// notifier may take it, so no one can mistake one for the other.
@@ -181,6 +192,17 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
     if window.max.0.is_zero() {
         cx.at_value(&p(&["window", "max"]), "window.max must be longer than 0s".into(), None);
     }
+    let coverage: super::Coverage = section("coverage").and_then(|v| cx.de(&v, &p(&["coverage"]))).unwrap_or_default();
+    if !(0.0..=1.0).contains(&coverage.min_coverage) {
+        cx.at_value(
+            &p(&["coverage", "min_coverage"]),
+            format!("coverage.min_coverage must be a share between 0 and 1, not {}", coverage.min_coverage),
+            Some("e.g. min_coverage: 0.9 (90% of the window measured)".into()),
+        );
+    }
+    if coverage.stale_after.is_some_and(|d| d.0.is_zero()) {
+        cx.at_value(&p(&["coverage", "stale_after"]), "coverage.stale_after must be longer than 0s".into(), None);
+    }
     let templates_dir: Option<PathBuf> = section("templates").and_then(|v| cx.de(&v, &p(&["templates"])));
     let templates = Templates::for_config(&dir, templates_dir);
 
@@ -245,9 +267,12 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
     let probe_entries = obj_entries(&mut cx, &root, "probes");
     // Names of every defined probe, valid or not: an invalid probe is reported once, at its
     // definition, not again at each item that uses it.
-    let probe_names: std::collections::BTreeSet<String> = probe_entries.iter().map(|(k, _)| k.clone()).collect();
+    // (with its nominal interval, zero for an invalid one: it only feeds the default stale_after)
+    let mut intervals: BTreeMap<String, Duration> =
+        probe_entries.iter().map(|(k, _)| (k.clone(), Duration::ZERO)).collect();
     for (name, v) in probe_entries {
         if let Some(def) = super::entries::probe_def(&mut cx, &templates, &name, v) {
+            intervals.insert(name.clone(), def.schedule.nominal(chrono::Utc::now()));
             probes.insert(name, def);
         }
     }
@@ -304,7 +329,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             cx.at_key(&path, format!("item '{id}' is bound twice"), Some("merge the two entries".into()));
             continue;
         }
-        if let Some(b) = super::entries::binding(&mut cx, &path, &id, &v, &probe_names, &notify) {
+        if let Some(b) = super::entries::binding(&mut cx, &path, &id, &v, &intervals, &notify, &coverage) {
             items.insert(id, b);
         }
     }
@@ -344,6 +369,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         checklist_path,
         checklist: Arc::new(checklist),
         window,
+        coverage,
         sources,
         notify,
         probes,
@@ -352,6 +378,16 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         redactor,
     };
     let mut warnings = vec![];
+    for (name, def) in &config.probes {
+        if def.error_limit.is_some() {
+            let pos = cx.idx.key(&p(&["probes", name, "error_limit"]));
+            let message = format!(
+                "probes.{name}.error_limit is no longer used: an item whose probes cannot measure for longer than its stale_after is `unknown`"
+            );
+            let hint = Some("remove error_limit; set stale_after on the item (or coverage.stale_after) instead".into());
+            warnings.push(ConfigError { file: path.to_path_buf(), line: pos.line, col: pos.col, message, hint });
+        }
+    }
     if let Some(message) = config.server.unguarded_remote() {
         let pos = cx.idx.value(&p(&["server", "listen"]));
         let hint = Some("set server.api_token (e.g. \"${SHIPWATCH_API_TOKEN}\") or listen on 127.0.0.1".into());

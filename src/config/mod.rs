@@ -42,6 +42,8 @@ pub struct Config {
     pub checklist_path: PathBuf,
     pub checklist: Arc<Checklist>,
     pub window: Window,
+    /// `coverage:`: the global freshness and coverage settings (bindings may override them).
+    pub coverage: Coverage,
     pub sources: BTreeMap<String, Source>,
     pub notify: BTreeMap<String, Receiver>,
     pub probes: BTreeMap<String, ProbeDef>,
@@ -53,10 +55,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Whether shipwatch (not a person) ticks item `id`: bound to probes or an event, or the
-    /// item of an enabled rollback hook.
+    /// Whether shipwatch (not a person) ticks item `id`: bound to probes or an event (in
+    /// `gate` or `warn` mode: a `shadow` binding never changes its item), or the item of an
+    /// enabled rollback hook.
     pub fn is_bound(&self, id: &str) -> bool {
-        self.items.contains_key(id)
+        self.items.get(id).is_some_and(|b| b.mode != Mode::Shadow)
             || self.rollback.as_ref().is_some_and(|r| r.auto_rollback && r.item.as_deref() == Some(id))
     }
 
@@ -65,9 +68,14 @@ impl Config {
         self.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
     }
 
-    /// Items bound to at least one probe.
+    /// Items bound to at least one probe (every mode).
     pub fn automated(&self) -> usize {
         self.items.values().filter(|b| !b.probes.is_empty()).count()
+    }
+
+    /// The bindings that move their items: every mode but `shadow`.
+    pub fn acting(&self) -> impl Iterator<Item = (&String, &Binding)> {
+        self.items.iter().filter(|(_, b)| b.mode != Mode::Shadow)
     }
 }
 
@@ -175,8 +183,8 @@ pub struct ProbeDef {
     pub description: Option<String>,
     /// The template it came from, if any.
     pub template: Option<String>,
-    /// After this many `error` results in a row shipwatch is blind: `verifier.blind` (default 4).
-    pub error_limit: u32,
+    /// Ignored (check-config warns): items become `unknown` after `stale_after` instead.
+    pub error_limit: Option<u32>,
 }
 
 /// When an item ticks.
@@ -233,7 +241,66 @@ pub struct Binding {
     pub notify: Vec<String>,
     pub on: Option<EventKind>,
     pub phase: Phase,
+    /// What the item's evidence may do: gate the release, only warn, or nothing (shadow).
+    pub mode: Mode,
+    /// After this long without a measurement (every bound probe `error`), the item is
+    /// `unknown`. Resolved at load: the binding's, else `coverage.stale_after`, else 3 × the
+    /// longest interval of its probes, at least 1 minute.
+    pub stale_after: Duration,
+    /// The least share of the window the item must have been measured in for a `verified`
+    /// verdict (binding's, else `coverage.min_coverage`, default 0.9).
+    pub min_coverage: f64,
 }
+
+/// How much a binding's evidence counts (`mode:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The item changes state, notifies and decides the verdict.
+    #[default]
+    Gate,
+    /// The item changes state and notifies, but never fails or blocks the release; the
+    /// verdict lists it.
+    Warn,
+    /// Results are recorded and shown, marked shadow; the item stays a manual item and
+    /// nothing is notified or counted (a dry run for a new probe or query).
+    Shadow,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Gate => "gate",
+            Mode::Warn => "warn",
+            Mode::Shadow => "shadow",
+        }
+    }
+}
+
+/// `coverage:`: when an item counts as unmeasured, and how much of the window must be measured.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    /// Global `stale_after` (default: per binding, 3 × its probes' interval, at least 1m).
+    #[serde(default)]
+    pub stale_after: Option<Dur>,
+    /// Global `min_coverage`, a share between 0 and 1 (default 0.9).
+    #[serde(default = "default_min_coverage")]
+    pub min_coverage: f64,
+}
+
+impl Default for Coverage {
+    fn default() -> Self {
+        Coverage { stale_after: None, min_coverage: default_min_coverage() }
+    }
+}
+
+fn default_min_coverage() -> f64 {
+    0.9
+}
+
+/// The least default `stale_after` (an explicit one may be shorter, as tests need).
+pub const MIN_DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
 
 mod humantime_serde_compat {
     use std::time::Duration;

@@ -1,5 +1,5 @@
 //! The Alertmanager keeper: for each `alertmanager` receiver, every `interval`, push the alerts
-//! that should be firing now (regressed and failing items, blind probes of active releases)
+//! that should be firing now (regressed, failing and unknown items of active releases)
 //! with `endsAt = now + 4 × interval`, and resolve — and keep re-sending as resolved for
 //! `resolve_for` — those that stopped. What was sent is stored, so alerts that ended while
 //! shipwatch was down are resolved at start-up.
@@ -28,6 +28,7 @@ fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Ve
             let (name, kind, title) = match rec.state {
                 ItemState::Regressed => ("ShipwatchRegression", EventKind::ItemRegressed, "Regression"),
                 ItemState::Failing => ("ShipwatchItemFailing", EventKind::ItemFailing, "Failing"),
+                ItemState::Unknown => (alertmanager::UNKNOWN, EventKind::ItemUnknown, "Unknown"),
                 _ => continue,
             };
             if !routed(&b.notify, kind) {
@@ -35,26 +36,17 @@ fn desired(inner: &Inner, cfg: &Config, receiver: &Receiver, s: &Settings) -> Ve
             }
             let text = cfg.checklist.get(id).map(|i| i.text.clone()).unwrap_or_else(|| id.clone());
             let info = ItemInfo { id: id.clone(), text: text.clone(), section: None, state: rec.state.as_str().into() };
-            let why = rec.evidence.as_ref().map(|e| format!(" — {}", e.evidence.message)).unwrap_or_default();
+            // An unknown item's last evidence is old: say why it cannot be measured instead.
+            let why = if rec.state == ItemState::Unknown {
+                let last = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|l| l.at);
+                last.map(|l| format!(" — cannot measure: {}", l.evidence.message)).unwrap_or_default()
+            } else {
+                rec.evidence.as_ref().map(|e| format!(" — {}", e.evidence.message)).unwrap_or_default()
+            };
             let summary = format!("{title} — {} {} ({}): {text}{why}", r.service, r.version, r.environment);
             // Item alerts are identified by release and item only (as the event pushes are), so
             // a different probe deciding never resolves and re-fires the same incident.
             out.push(alertmanager::alert(name, r, Some(&info), None, &s.severity, &summary, &link, rec.since));
-        }
-        for (pname, def) in &cfg.probes {
-            let streak = rel.error_streak(pname);
-            if streak < def.error_limit {
-                continue;
-            }
-            let uses = cfg.items.values().any(|b| b.probes.contains(pname) && b.notify.contains(&receiver.name));
-            if !uses && !receiver.events.contains(&EventKind::VerifierBlind) {
-                continue;
-            }
-            let why = rel.last.get(pname).map(|l| format!(" — {}", l.evidence.message)).unwrap_or_default();
-            let summary =
-                format!("Blind — {} {} ({}): probe {pname} cannot measure{why}", r.service, r.version, r.environment);
-            let since = rel.last.get(pname).map(|l| l.at).unwrap_or(r.created_at);
-            out.push(alertmanager::alert("ShipwatchBlind", r, None, Some(pname), &s.severity, &summary, &link, since));
         }
     }
     out

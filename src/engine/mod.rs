@@ -6,6 +6,7 @@
 //! announced as an event, so a crash never shows a state that was not stored.
 
 mod deliver;
+mod judge;
 mod keeper;
 mod list;
 mod ops;
@@ -35,7 +36,7 @@ use crate::store::{Store, StoreError};
 
 pub use list::{Cursor, DEFAULT_LIMIT, ListQuery, MAX_LIMIT, Page};
 pub use ops::NewRelease;
-pub use view::{Counts, ItemView, ReleaseView, WindowView};
+pub use view::{Counts, ItemCoverage, ItemView, ReleaseView, WindowView};
 
 /// Errors of engine operations, mapped to HTTP statuses by the API.
 #[derive(Debug, thiserror::Error)]
@@ -62,14 +63,6 @@ pub(crate) struct Rel {
     pub items: BTreeMap<String, Arc<ItemRecord>>,
     /// Latest result per probe.
     pub last: BTreeMap<String, Arc<ResultRecord>>,
-}
-
-impl Rel {
-    /// How many `error` results in a row `probe` has had (its longest streak over the items
-    /// bound to it): `verifier.blind` when it reaches the probe's `error_limit`.
-    pub(crate) fn error_streak(&self, probe: &str) -> u32 {
-        self.items.values().filter_map(|i| i.tracks.get(probe)).map(|t| t.consecutive_error).max().unwrap_or(0)
-    }
 }
 
 pub(crate) struct Inner {

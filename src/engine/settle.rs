@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::Rel;
-use crate::config::{Config, PassRule};
+use crate::config::{Config, Mode, PassRule};
 use crate::event::{Event, EventKind};
 use crate::probe::Evidence;
 use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord, State};
@@ -150,7 +150,7 @@ pub(crate) fn move_item(
         _ => None,
     };
     // Decide on the shared record first: a change-less step copies nothing.
-    if transition::item(Some(rec.state), cfg.is_bound(id), &cause)?.is_none() {
+    if transition::item(Some(rec.state), transition::facts(rec, cfg.is_bound(id)), &cause)?.is_none() {
         return Ok(false);
     }
     let h = transition::apply_item(Arc::make_mut(rec), cfg.is_bound(id), cause, message, evidence, now)?;
@@ -159,46 +159,76 @@ pub(crate) fn move_item(
     Ok(true)
 }
 
-/// Apply one probe result to every item bound to that probe.
+/// Apply one probe result to every item bound to that probe (`shadow` bindings only record it).
 pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx: &mut Effects) {
     let at = result.at;
-    // `no_data: wait`: recorded, but no observation at all (neither an error nor blindness).
+    // `no_data: wait`: recorded, but no observation at all (neither a measurement nor an error).
     let waiting = result.evidence.details.get("no_data").is_some_and(|v| v == "wait");
-    for (id, b) in &cfg.items {
+    let watch = rules::Watch::of(&rel.release);
+    for (id, b) in cfg.acting() {
         if waiting || !b.probes.contains(&result.probe) {
             continue;
         }
         let Some(item) = rel.items.get_mut(id) else { continue };
-        let decision = rules::observe(b, Arc::make_mut(item), &result.probe, result.status, at);
+        let decision = rules::observe(b, Arc::make_mut(item), &result.probe, result.status, at, watch);
         fx.items.insert(id.clone());
-        if let Some((met, why)) = decision {
-            let ev = ItemEvidence {
+        let Some((cause, mut why)) = decision else { continue };
+        let evidence = match cause {
+            // Unknown keeps the last good evidence (shown as old); the error is in the sentence.
+            Cause::Unmeasured { .. } => {
+                why = format!("{why}: {}", result.evidence.message);
+                None
+            }
+            _ => Some(ItemEvidence {
                 probe: Some(result.probe.clone()),
                 status: Some(result.status),
                 evidence: result.evidence.clone(),
-            };
-            let cause = Cause::Rule { met, probe: Some(result.probe.clone()) };
-            // Rules only give causes the table takes for an automated item: never refused.
-            let _ = move_item(cfg, rel, id, Step { cause, message: why, evidence: Some(ev) }, at, fx);
-        }
-    }
-    // Blind: the probe could not measure `error_limit` times in a row (announced once per streak).
-    if let Some(def) = cfg.probes.get(&result.probe)
-        && result.status == crate::probe::Status::Error
-        && !waiting
-    {
-        let streak = rel.error_streak(&result.probe);
-        if streak == def.error_limit {
-            let msg =
-                format!("{}: could not measure {streak} times in a row: {}", result.probe, result.evidence.message);
-            fx.event(rel, EventKind::VerifierBlind, None, Some(&result.probe), at, msg);
-            if let Some(e) = fx.events.last_mut() {
-                e.evidence = Some(result.evidence.clone());
-            }
-        }
+            }),
+        };
+        // Rules only give causes the table takes for an automated item: never refused.
+        let _ = move_item(cfg, rel, id, Step { cause, message: why, evidence }, at, fx);
     }
     rel.last.insert(result.probe.clone(), Arc::new(result.clone()));
     fx.results.push(result);
+}
+
+/// Items that are stale at `now` become `unknown` before a verdict is reached (no result
+/// may have said so yet: after a restart, or when probes stopped answering at all).
+fn mark_stale(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects) {
+    let watch = rules::Watch::of(&rel.release);
+    for (id, b) in cfg.acting().filter(|(_, b)| !b.probes.is_empty()) {
+        let Some(item) = rel.items.get(id) else { continue };
+        if !matches!(item.state, ItemState::Pending | ItemState::Complete) {
+            continue;
+        }
+        let Some(since) = rules::stale_since(item, now, watch.origin, b.stale_after) else { continue };
+        let last = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|r| r.at);
+        let error = last.filter(|r| r.at > since).map(|r| r.evidence.message.clone());
+        let message = format!(
+            "could not measure since {}: {}",
+            since.format("%Y-%m-%d %H:%M:%S UTC"),
+            error.unwrap_or_else(|| "no result since (was shipwatch down?)".into())
+        );
+        let step = Step { cause: Cause::Unmeasured { since }, message, evidence: None };
+        let _ = move_item(cfg, rel, id, step, now, fx);
+    }
+}
+
+/// The automated items as the verdict judges them.
+fn judged<'a>(cfg: &'a Config, rel: &Rel, now: DateTime<Utc>) -> Vec<rules::Judged<'a>> {
+    cfg.acting()
+        .filter(|(_, b)| !b.probes.is_empty())
+        .filter_map(|(id, b)| {
+            let item = rel.items.get(id)?;
+            Some(rules::Judged {
+                id: id.as_str(),
+                state: item.state,
+                mode: b.mode,
+                coverage: rules::coverage(item, &rel.release, now, b.stale_after),
+                min_coverage: b.min_coverage,
+            })
+        })
+        .collect()
 }
 
 /// Window closing, action items and the verdict, as of `now`.
@@ -208,7 +238,7 @@ pub(crate) fn apply_result(cfg: &Config, rel: &mut Rel, result: ResultRecord, fx
 pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects, all: bool) {
     if rel.release.state == ReleaseState::Deployed {
         // `sustained` rules complete with time, not only with results.
-        for (id, b) in cfg.items.iter().filter(|(_, b)| all || matches!(b.pass, PassRule::Sustained(_))) {
+        for (id, b) in cfg.acting().filter(|(_, b)| all || matches!(b.pass, PassRule::Sustained(_))) {
             let Some((met, why)) = rel.items.get(id).and_then(|item| rules::decide_item(b, item, now)) else {
                 continue;
             };
@@ -222,8 +252,11 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
             let step = Step { cause: Cause::Rule { met, probe: None }, message: why, evidence: ev };
             let _ = move_item(cfg, rel, id, step, now, fx);
         }
+        if rel.release.at(rel.release.window_min).is_some_and(|min| now >= min) {
+            mark_stale(cfg, rel, now, fx);
+        }
         if rules::window_closed(&rel.release, now) {
-            for (id, b) in &cfg.items {
+            for (id, b) in cfg.acting() {
                 let Some(why) = rel.items.get(id).and_then(|item| rules::decide_close(b, item)) else { continue };
                 let ev = ItemEvidence {
                     probe: None,
@@ -234,21 +267,16 @@ pub(crate) fn settle(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut E
                 let _ = move_item(cfg, rel, id, step, now, fx);
             }
         }
-        let automated: Vec<ItemState> = cfg
-            .items
-            .iter()
-            .filter(|(_, b)| !b.probes.is_empty())
-            .filter_map(|(id, _)| rel.items.get(id).map(|i| i.state))
-            .collect();
         let aborting = cfg
-            .items
-            .iter()
+            .acting()
             .find(|(id, b)| {
                 b.fail.abort
+                    && b.mode == Mode::Gate
                     && rel.items.get(*id).is_some_and(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed))
             })
             .map(|(id, _)| id.as_str());
-        if let Some((to, reason)) = rules::verdict(&rel.release, &automated, aborting, now)
+        let items = judged(cfg, rel, now);
+        if let Some((to, reason)) = rules::verdict(&rel.release, &items, aborting, now)
             && let Ok(Some(h)) = transition::apply_release(&mut rel.release, Cause::Verdict { to }, reason, now)
         {
             fx.changed(rel, h, None);

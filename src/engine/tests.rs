@@ -23,36 +23,80 @@ fn engine(dir: &std::path::Path) -> Engine {
     Engine::start(Arc::new(cfg), Arc::new(SqliteStore::memory().unwrap())).unwrap()
 }
 
+/// Wait (a little real time) until release `id` of `e` leaves `state`.
+async fn leaves(e: &Engine, id: &str, state: ReleaseState) -> ReleaseState {
+    // The window timer's evaluation runs on the blocking pool; give it a moment of real time.
+    for _ in 0..400 {
+        let now = e.release(id).unwrap().release.state;
+        if now != state {
+            return now;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    state
+}
+
+/// No item is bound to a probe: nothing was measured, so the window never verifies the
+/// release on its own (issue 11); at max it is inconclusive, and a person's verdict settles it
+/// — which ticks the action item bound to `release.verified`.
 #[tokio::test(start_paused = true)]
-async fn window_min_verifies_and_ticks_the_action_item() {
+async fn without_evidence_the_window_is_inconclusive_and_a_person_settles_it() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
     let r =
         e.create_release(NewRelease { service: "api".into(), version: "1.0".into(), ..Default::default() }).unwrap();
     assert_eq!(r.release.state, ReleaseState::Deployed);
-    let item = |id: &str| e.item(&r.release.id, id).unwrap().state;
+    let id = r.release.id.clone();
+    let item = |i: &str| e.item(&id, i).unwrap().state;
     assert_eq!(item("announce-release"), ItemState::Pending);
     assert_eq!(item("ask-the-pm"), ItemState::Manual);
     assert_eq!(item("already-done"), ItemState::Complete, "pre-ticked items start complete");
 
-    tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
-    assert_eq!(e.release(&r.release.id).unwrap().release.state, ReleaseState::Deployed, "before min");
+    tokio::time::sleep(Duration::from_secs(24 * 3600 + 1)).await;
+    assert_eq!(
+        leaves(&e, &id, ReleaseState::Deployed).await,
+        ReleaseState::Deployed,
+        "no evidence: not verified at min"
+    );
+    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    assert_eq!(leaves(&e, &id, ReleaseState::Deployed).await, ReleaseState::Inconclusive);
+    let v = e.release(&id).unwrap();
+    assert!(v.release.reason.as_deref().unwrap().contains("nothing was measured"), "{:?}", v.release.reason);
+    assert_eq!(item("announce-release"), ItemState::Pending, "inconclusive is not verified");
 
-    tokio::time::sleep(Duration::from_secs(3600 + 1)).await;
-    // The window timer's evaluation runs on the blocking pool; give it a moment of real time.
-    for _ in 0..100 {
-        if e.release(&r.release.id).unwrap().release.state != ReleaseState::Deployed {
-            break;
-        }
-        tokio::task::yield_now().await;
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let v = e.release(&r.release.id).unwrap();
-    assert_eq!(v.release.state, ReleaseState::Verified, "{:?}", v.release.reason);
+    let err = e.verdict(&id, ReleaseState::Inconclusive, "ana", None).unwrap_err();
+    assert!(err.to_string().contains("verified or failed"), "{err}");
+    let err = e.verdict(&id, ReleaseState::Verified, "ana\nFORGED", None).unwrap_err();
+    assert!(matches!(err, crate::engine::EngineError::Invalid { .. }), "{err}");
+    let v = e.verdict(&id, ReleaseState::Verified, "ana", Some("checked the dashboards".into())).unwrap();
+    assert_eq!(v.release.state, ReleaseState::Verified);
+    assert_eq!(v.release.reason.as_deref(), Some("verified by ana: checked the dashboards"));
     assert_eq!(item("announce-release"), ItemState::Complete, "action item ticks on release.verified");
-    let md = e.checklist_md(&r.release.id).unwrap();
+    let again = e.verdict(&id, ReleaseState::Verified, "bob", None).unwrap();
+    assert_eq!(again.release.reason, v.release.reason, "the same verdict again changes nothing");
+    let err = e.verdict(&id, ReleaseState::Failed, "bob", None).unwrap_err();
+    assert!(matches!(err, crate::engine::EngineError::Conflict(_)), "{err}");
+    let history = e.history(&id).await.unwrap();
+    let last = history.iter().rev().find(|h| h.item_id.is_none()).unwrap();
+    assert_eq!(last.cause.person(), Some("ana"));
+    assert_eq!(last.cause.note(), Some("checked the dashboards"));
+    let md = e.checklist_md(&id).unwrap();
     assert!(md.contains("- [x] Announce release — ✓"), "{md}");
     assert!(md.contains("- [ ] Ask the PM\n"), "{md}");
+    e.shutdown().await;
+}
+
+/// A person ends an open release early: an abort fails it at once and stops its probes.
+#[tokio::test(start_paused = true)]
+async fn a_person_aborts_an_open_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let r = e.create_release(NewRelease { service: "api".into(), version: "2".into(), ..Default::default() }).unwrap();
+    let v = e.verdict(&r.release.id, ReleaseState::Failed, "ana", Some("rolled back by hand".into())).unwrap();
+    assert_eq!(v.release.state, ReleaseState::Failed);
+    assert!(v.release.closed_at.is_some());
+    assert!(!e.0.tasks.lock().unwrap().contains_key(&r.release.id), "its tasks stopped");
     e.shutdown().await;
 }
 

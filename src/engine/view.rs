@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Engine, EngineError, Rel};
 use crate::checklist::Mark;
-use crate::config::{Config, PassRule};
+use crate::config::{Config, Mode, PassRule};
 use crate::release::{HistoryRecord, ItemEvidence, ItemState, Release, ReleaseState, ResultRecord};
 use crate::transition::Cause;
 
@@ -21,6 +21,8 @@ pub struct Counts {
     pub regressed: usize,
     pub manual: usize,
     pub waived: usize,
+    /// Could not be measured for longer than `stale_after` (amber: nobody can tell).
+    pub unknown: usize,
 }
 
 /// Window progress, in seconds.
@@ -59,6 +61,30 @@ pub struct ItemView {
     /// Latest result of each bound probe.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub last_results: Vec<ResultRecord>,
+    /// How its binding counts: `gate`, `warn` or `shadow` (absent when nothing is bound).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// When a bound probe last measured (a result that was not `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_at: Option<DateTime<Utc>>,
+    /// Share of the elapsed window in which the item was measured (0–1), as of its release's
+    /// last change; absent before the deploy or for items without probes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
+    /// The least coverage a `verified` verdict needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_coverage: Option<f64>,
+    /// Seconds without a measurement after which the item is `unknown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_after_s: Option<f64>,
+}
+
+/// The coverage of one item of a deployed release (for `/metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemCoverage {
+    pub release: String,
+    pub item: String,
+    pub ratio: f64,
 }
 
 /// A release with its window and, in the detailed view, its items.
@@ -82,6 +108,7 @@ impl Counts {
             ItemState::Regressed => &mut self.regressed,
             ItemState::Manual => &mut self.manual,
             ItemState::Waived => &mut self.waived,
+            ItemState::Unknown => &mut self.unknown,
         } += n;
     }
 }
@@ -113,6 +140,8 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
     let b = cfg.items.get(id);
     let it = cfg.checklist.get(id);
     let probes = b.map(|b| b.probes.clone()).unwrap_or_default();
+    // Coverage is for items whose probes move them (not shadow ones, not action items).
+    let measured = b.filter(|b| !b.probes.is_empty() && b.mode != Mode::Shadow);
     Some(ItemView {
         id: id.to_string(),
         text: it.map(|i| i.text.clone()).unwrap_or_else(|| format!("{id} (no longer in the checklist)")),
@@ -127,6 +156,14 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
         note: rec.cause.note().map(String::from),
         cause: rec.cause.clone(),
         evidence: rec.evidence.clone(),
+        mode: b.map(|b| b.mode),
+        fresh_at: rec.fresh_at,
+        coverage: measured.and_then(|b| {
+            let at = rel.release.closed_at.or(rel.last.values().map(|r| r.at).max()).unwrap_or(rel.release.created_at);
+            crate::rules::coverage(rec, &rel.release, at.max(rec.since), b.stale_after)
+        }),
+        min_coverage: measured.map(|b| b.min_coverage),
+        stale_after_s: measured.map(|b| b.stale_after.as_secs_f64()),
     })
 }
 
@@ -185,6 +222,22 @@ impl Engine {
         let mut v: Vec<ReleaseView> = state.values().map(|r| view(&cfg, r, now, false)).collect();
         v.sort_by_key(|r| std::cmp::Reverse(r.release.created_at));
         v
+    }
+
+    /// The coverage of every automated item (gate and warn) of every deployed release, now.
+    pub fn coverage(&self) -> Vec<ItemCoverage> {
+        let cfg = self.0.config();
+        let now = self.0.clock.now();
+        let mut out = vec![];
+        for rel in self.0.state().values().filter(|r| r.release.state == ReleaseState::Deployed) {
+            for (id, b) in cfg.acting().filter(|(_, b)| !b.probes.is_empty()) {
+                let Some(item) = rel.items.get(id) else { continue };
+                if let Some(ratio) = crate::rules::coverage(item, &rel.release, now, b.stale_after) {
+                    out.push(ItemCoverage { release: rel.release.id.clone(), item: id.clone(), ratio });
+                }
+            }
+        }
+        out
     }
 
     /// One release with its items.

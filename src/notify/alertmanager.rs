@@ -7,8 +7,9 @@
 //! |---|---|---|---|
 //! | `ShipwatchItemFailing` | release, item | `item.failing` | `item.completed`, `item.recovered` |
 //! | `ShipwatchRegression` | release, item | `item.regressed` | `item.completed`, `item.recovered` |
-//! | `ShipwatchBlind` | release, probe | `verifier.blind` | the keeper (no longer blind) |
+//! | `ShipwatchUnknown` | release, item | `item.unknown` | `item.completed`, `item.recovered`, the keeper (measured again) |
 //! | `ShipwatchReleaseFailed` | release | `release.failed` | expires after 4 × interval |
+//! | `ShipwatchInconclusive` | release | `release.inconclusive` | expires after 4 × interval |
 //!
 //! Every alert also carries `service`, `environment`, `version` and `severity` (config,
 //! default `page`); annotations are `summary`, `description` (the item text) and `link`;
@@ -40,7 +41,8 @@ use crate::release::Release;
 
 pub const REGRESSION: &str = "ShipwatchRegression";
 pub const ITEM_FAILING: &str = "ShipwatchItemFailing";
-pub const BLIND: &str = "ShipwatchBlind";
+pub const UNKNOWN: &str = "ShipwatchUnknown";
+pub const INCONCLUSIVE: &str = "ShipwatchInconclusive";
 pub const RELEASE_FAILED: &str = "ShipwatchReleaseFailed";
 
 /// Default `severity` label.
@@ -165,12 +167,13 @@ pub fn event_payload(n: &Notification, s: &Settings, now: DateTime<Utc>) -> Opti
     match n.event.kind {
         EventKind::ItemFailing => firing(ITEM_FAILING, "Failing", Some(item?), None),
         EventKind::ItemRegressed => firing(REGRESSION, "Regression", Some(item?), None),
-        EventKind::VerifierBlind => firing(BLIND, "Blind", None, Some(n.event.probe.as_deref()?)),
+        EventKind::ItemUnknown => firing(UNKNOWN, "Unknown", Some(item?), None),
         EventKind::ReleaseFailed => firing(RELEASE_FAILED, "Release failed", None, None),
+        EventKind::ReleaseInconclusive => firing(INCONCLUSIVE, "Inconclusive", None, None),
         EventKind::ItemRecovered | EventKind::ItemCompleted => {
             let item = item?;
             let title = if n.event.kind == EventKind::ItemRecovered { "Recovered" } else { "Completed" };
-            let out = [REGRESSION, ITEM_FAILING]
+            let out = [REGRESSION, ITEM_FAILING, UNKNOWN]
                 .iter()
                 .map(|name| {
                     alert(name, &n.release, Some(item), None, &s.severity, &summary(title, n), &n.link, now)

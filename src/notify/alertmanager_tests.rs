@@ -21,9 +21,9 @@ fn regression(starts: i64) -> AmAlert {
     alert(REGRESSION, &n.release, n.item.as_ref(), None, "page", "s", &n.link, t(starts))
 }
 
-fn blind(starts: i64) -> AmAlert {
-    let n = sample(EventKind::VerifierBlind);
-    alert(BLIND, &n.release, None, Some("checkout"), "page", "s", &n.link, t(starts))
+fn unknown(starts: i64) -> AmAlert {
+    let n = sample(EventKind::ItemUnknown);
+    alert(UNKNOWN, &n.release, n.item.as_ref(), None, "page", "s", &n.link, t(starts))
 }
 
 #[test]
@@ -46,9 +46,10 @@ fn labels_and_annotations() {
     assert_eq!(a.annotations["summary"], "s");
     assert_eq!(a.annotations["link"], "http://127.0.0.1:9797/api/v1/releases/r-42");
     assert_eq!(a.generator_url, a.annotations["link"]);
-    let b = blind(0);
-    assert_eq!(b.labels["probe"], "checkout");
-    assert!(!b.labels.contains_key("item") && !b.annotations.contains_key("description"));
+    let b = unknown(0);
+    assert_eq!(b.labels["alertname"], UNKNOWN);
+    assert_eq!(b.labels["item"], ITEM_ID, "an unknown item is alerted per item, like a failing one");
+    assert!(!b.labels.contains_key("probe"));
 }
 
 #[test]
@@ -57,7 +58,7 @@ fn fingerprint_is_stable_and_sorted() {
     let mut b = regression(99);
     b.annotations.insert("summary".into(), "other".into());
     assert_eq!(a.fingerprint(), b.fingerprint(), "identity is the label set only");
-    assert_ne!(a.fingerprint(), blind(0).fingerprint());
+    assert_ne!(a.fingerprint(), unknown(0).fingerprint());
     assert!(a.fingerprint().starts_with("alertname=\"ShipwatchRegression\",environment=\"production\","));
 }
 
@@ -87,10 +88,11 @@ fn event_mapping() {
     for (kind, want) in [
         (EventKind::ItemFailing, vec![(ITEM_FAILING, 30 + 240)]),
         (EventKind::ItemRegressed, vec![(REGRESSION, 30 + 240)]),
-        (EventKind::VerifierBlind, vec![(BLIND, 30 + 240)]),
+        (EventKind::ItemUnknown, vec![(UNKNOWN, 30 + 240)]),
         (EventKind::ReleaseFailed, vec![(RELEASE_FAILED, 30 + 240)]),
-        (EventKind::ItemRecovered, vec![(REGRESSION, 30), (ITEM_FAILING, 30)]),
-        (EventKind::ItemCompleted, vec![(REGRESSION, 30), (ITEM_FAILING, 30)]),
+        (EventKind::ReleaseInconclusive, vec![(INCONCLUSIVE, 30 + 240)]),
+        (EventKind::ItemRecovered, vec![(REGRESSION, 30), (ITEM_FAILING, 30), (UNKNOWN, 30)]),
+        (EventKind::ItemCompleted, vec![(REGRESSION, 30), (ITEM_FAILING, 30), (UNKNOWN, 30)]),
         (EventKind::ReleaseStarted, vec![]),
         (EventKind::ReleaseDeployed, vec![]),
         (EventKind::ReleaseVerified, vec![]),
@@ -108,7 +110,7 @@ fn event_mapping() {
             assert_eq!(a["labels"]["service"], "checkout-api");
             let has_item = a["labels"].get("item").is_some();
             assert_eq!(has_item, kind.as_str().starts_with("item."), "{kind:?}");
-            assert_eq!(a["labels"].get("probe").is_some(), kind == EventKind::VerifierBlind, "{kind:?}");
+            assert!(a["labels"].get("probe").is_none(), "{kind:?}: alerts are per item or release, not per probe");
         }
     }
     let fired = &event_payload(&sample(EventKind::ItemRegressed), &s, now).unwrap()[0];
@@ -148,33 +150,33 @@ fn plan_fires_keeps_resolves_resends_forgets_refires() {
         // keep firing: startsAt kept from when it first fired even if desired says otherwise
         Round {
             now: 70,
-            desired: vec![regression(60), blind(65)],
-            sent: vec![(REGRESSION, 5, 70 + 240), (BLIND, 65, 70 + 240)],
+            desired: vec![regression(60), unknown(65)],
+            sent: vec![(REGRESSION, 5, 70 + 240), (UNKNOWN, 65, 70 + 240)],
             remembered: 2,
         },
         // resolve: no longer desired → endsAt = now
         Round {
             now: 130,
-            desired: vec![blind(0)],
-            sent: vec![(BLIND, 65, 130 + 240), (REGRESSION, 5, 130)],
+            desired: vec![unknown(0)],
+            sent: vec![(UNKNOWN, 65, 130 + 240), (REGRESSION, 5, 130)],
             remembered: 2,
         },
         // resolved re-send keeps endsAt = resolution time; blind resolves too
-        Round { now: 190, desired: vec![], sent: vec![(BLIND, 65, 190), (REGRESSION, 5, 130)], remembered: 2 },
-        Round { now: 429, desired: vec![], sent: vec![(BLIND, 65, 190), (REGRESSION, 5, 130)], remembered: 2 },
+        Round { now: 190, desired: vec![], sent: vec![(UNKNOWN, 65, 190), (REGRESSION, 5, 130)], remembered: 2 },
+        Round { now: 429, desired: vec![], sent: vec![(UNKNOWN, 65, 190), (REGRESSION, 5, 130)], remembered: 2 },
         // forget after resolve_for (regression resolved at 130: 430 - 130 = 300)
-        Round { now: 430, desired: vec![], sent: vec![(BLIND, 65, 190)], remembered: 1 },
+        Round { now: 430, desired: vec![], sent: vec![(UNKNOWN, 65, 190)], remembered: 1 },
         // re-fire after resolution: a new startsAt (desired's stale 5 is before the resolution → now)
         Round {
             now: 440,
-            desired: vec![regression(5), blind(0)],
-            sent: vec![(BLIND, 440, 440 + 240), (REGRESSION, 5, 440 + 240)],
+            desired: vec![regression(5), unknown(0)],
+            sent: vec![(UNKNOWN, 440, 440 + 240), (REGRESSION, 5, 440 + 240)],
             remembered: 2,
         },
         Round {
             now: 500,
-            desired: vec![regression(5), blind(0)],
-            sent: vec![(BLIND, 440, 500 + 240), (REGRESSION, 5, 500 + 240)],
+            desired: vec![regression(5), unknown(0)],
+            sent: vec![(UNKNOWN, 440, 500 + 240), (REGRESSION, 5, 500 + 240)],
             remembered: 2,
         },
     ];

@@ -39,7 +39,8 @@ fn title(kind: EventKind) -> (&'static str, &'static str) {
         EventKind::ItemRebound => (":link:", "Rebound"),
         EventKind::ReleaseVerified => (":white_check_mark:", "Verified"),
         EventKind::ReleaseFailed => (":x:", "Release failed"),
-        EventKind::VerifierBlind => (":see_no_evil:", "Blind"),
+        EventKind::ItemUnknown => (":see_no_evil:", "Unknown"),
+        EventKind::ReleaseInconclusive => (":grey_question:", "Inconclusive"),
     }
 }
 

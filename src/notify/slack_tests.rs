@@ -23,8 +23,12 @@ fn summary_by_event_kind() {
         ),
         (EventKind::ReleaseVerified, format!(":white_check_mark: *Verified* — {r} — all 6 automated items complete")),
         (
-            EventKind::VerifierBlind,
-            format!(":see_no_evil: *Blind* — {r}: probe checkout — prom unreachable for 5 runs"),
+            EventKind::ItemUnknown,
+            format!(":see_no_evil: *Unknown* — {r}: {item} — could not measure since 12:00:00 UTC: prom unreachable"),
+        ),
+        (
+            EventKind::ReleaseInconclusive,
+            format!(":grey_question: *Inconclusive* — {r} — release.inconclusive happened"),
         ),
         (EventKind::ReleaseDeployed, format!(":rocket: *Deployed* — {r} — release.deployed happened")),
         (EventKind::ReleaseFailed, format!(":x: *Release failed* — {r} — release.failed happened")),

@@ -42,6 +42,9 @@ pub(crate) fn sample(kind: EventKind) -> Notification {
         EventKind::ItemRegressed => ("regressed", "complete → regressed (checkout failed 3 times in a row)"),
         EventKind::ItemFailing => ("failing", "pending → failing (checkout failed 3 times in a row)"),
         EventKind::ItemRecovered => ("complete", "regressed → complete (checkout passed 3× in a row)"),
+        EventKind::ItemUnknown => {
+            ("unknown", "complete → unknown (could not measure since 12:00:00 UTC: prom unreachable)")
+        }
         _ => ("complete", "pending → complete (checkout passed 1× in a row)"),
     };
     let evidence = is_item.then(|| Evidence {
@@ -52,7 +55,6 @@ pub(crate) fn sample(kind: EventKind) -> Notification {
     });
     let message = match kind {
         EventKind::ReleaseVerified => "all 6 automated items complete".to_string(),
-        EventKind::VerifierBlind => "prom unreachable for 5 runs".to_string(),
         _ if is_item => format!("{ITEM_ID}: {message}"),
         _ => format!("{} {}", kind.as_str(), "happened"),
     };
@@ -64,7 +66,7 @@ pub(crate) fn sample(kind: EventKind) -> Notification {
             kind,
             release: "r-42".into(),
             item: is_item.then(|| ITEM_ID.to_string()),
-            probe: (is_item || kind == EventKind::VerifierBlind).then(|| "checkout".to_string()),
+            probe: is_item.then(|| "checkout".to_string()),
             at,
             message,
             evidence: evidence.clone(),

@@ -48,6 +48,8 @@ fn round_trip_survives_reopen() {
             evidence: None,
             tracks: Default::default(),
             ever_complete: true,
+            fresh_at: None,
+            stale_secs: 0.0,
         };
         s.apply(&Batch {
             releases: vec![r.clone()],
@@ -127,6 +129,8 @@ fn retention_prunes_every_table_but_spares_active_releases() {
         evidence: None,
         tracks: Default::default(),
         ever_complete: false,
+        fresh_at: None,
+        stale_secs: 0.0,
     };
     let mut dead = outbox_rec("dead", old);
     dead.dead = true;

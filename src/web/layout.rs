@@ -55,6 +55,7 @@ pub(super) fn item_state(s: ItemState) -> (&'static str, &'static str, &'static 
         ItemState::Pending => ("…", "pending", "wait"),
         ItemState::Manual => ("☐", "manual", "manual"),
         ItemState::Waived => ("⊘", "waived", "waived"),
+        ItemState::Unknown => ("?", "unknown", "unknown"),
     }
 }
 
@@ -65,6 +66,7 @@ pub(super) fn release_state(s: ReleaseState) -> (&'static str, &'static str, &'s
         ReleaseState::Deployed => ("◉", "deployed", "wait"),
         ReleaseState::Verified => ("✓", "verified", "ok"),
         ReleaseState::Failed => ("✗", "failed", "bad"),
+        ReleaseState::Inconclusive => ("?", "inconclusive", "unknown"),
     }
 }
 

@@ -52,7 +52,7 @@ async fn a_window_that_ended_while_down_is_closed_on_start() {
         let rel = second.release(id).await; // the first request: no waiting
         let answered = Utc::now();
         assert_eq!(rel["state"], state, "{id}: {rel}");
-        assert_eq!(rel["reason"], reason, "{id}");
+        assert!(rel["reason"].as_str().unwrap().starts_with(reason), "{id}: {rel}");
         let closed = ts(&rel["closed_at"]);
         let max_at = ts(&rel["deployed_at"]) + max;
         assert!(closed >= max_at, "{id}: closed_at {closed} is at or after deployed_at + max {max_at}");
@@ -64,7 +64,7 @@ async fn a_window_that_ended_while_down_is_closed_on_start() {
         let last = second.get_json(&format!("/api/v1/releases/{id}/history")).await;
         let last = last.as_array().and_then(|h| h.last().cloned()).unwrap_or_default();
         assert_eq!((&last["from"], &last["to"]), (&json!("deployed"), &json!(state)), "{id}: {last}");
-        assert_eq!(last["message"], reason);
+        assert!(last["message"].as_str().unwrap().starts_with(reason), "{id}: {last}");
     }
     // The good release's items kept their states; the bad one's version item is still failing.
     let g = second.release(&good).await;

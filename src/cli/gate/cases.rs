@@ -61,7 +61,7 @@ pub(super) fn cases(
     done_at: &HashMap<String, f64>,
     total: f64,
 ) -> Vec<Case> {
-    selected
+    let mut out: Vec<Case> = selected
         .iter()
         .map(|id| {
             let it = item(rel, id).cloned().unwrap_or(Value::Null);
@@ -78,6 +78,7 @@ pub(super) fn cases(
                     Outcome::Failed { release: Some(r), .. } => {
                         Verdict::Failure { message: format!("release failed: {r}"), body }
                     }
+                    Outcome::Inconclusive(r) => Verdict::Error { message: format!("release inconclusive: {r}"), body },
                     _ => {
                         Verdict::Skipped { message: format!("not finished when the gate stopped ({})", state.as_str()) }
                     }
@@ -97,5 +98,16 @@ pub(super) fn cases(
                 output,
             }
         })
-        .collect()
+        .collect();
+    // The release's own verdict, when it is what stopped the gate and no item case says so.
+    if let Outcome::Inconclusive(r) = outcome {
+        out.push(Case {
+            classname: "release".into(),
+            name: "release verdict".into(),
+            time_s: total,
+            verdict: Verdict::Error { message: format!("release inconclusive: {r}"), body: r.clone() },
+            output: None,
+        });
+    }
+    out
 }
