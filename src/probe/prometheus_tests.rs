@@ -2,7 +2,9 @@
 //! against a real Prometheus in tests/prometheus.rs).
 
 use super::*;
+use crate::probe::Status;
 use chrono::TimeZone;
+use serde_json::json;
 
 fn probe(extra: &str) -> PromProbe {
     let yaml = format!("source: prom\nquery: up\n{extra}");
