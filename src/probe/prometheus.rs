@@ -1,7 +1,8 @@
 //! `prometheus` probe: a PromQL query and a condition on its value, over all/any/none series,
 //! optionally over a range (`for:`) and against the same query's value before the deploy
-//! (`max_increase` / `max_delta`). An empty result follows `no_data`; a source that cannot be
-//! reached or rejects the query is `error`, never `fail`.
+//! (`max_increase` / `max_delta`). An empty result follows `no_data`, and so does one with only
+//! NaN/±Inf samples (a 0/0 ratio is no data, never a number to compare); a source that cannot
+//! be reached or rejects the query is `error`, never `fail`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -236,10 +237,12 @@ impl PromProbe {
         let current = self.query(src, &query, None, now).await;
         let baseline: Option<BaselineResult> = match (self.max_increase.is_some() || self.max_delta.is_some(), &current)
         {
-            (true, Ok(c)) if !c.is_empty() => Some(match self.baseline_time(ctx) {
-                Ok(t) => self.query(src, &query, Some(t), now).await.map(|b| (t, b)),
-                Err(e) => Err((true, e)),
-            }),
+            (true, Ok(c)) if c.iter().any(|s| s.values.iter().any(|v| v.is_finite())) => {
+                Some(match self.baseline_time(ctx) {
+                    Ok(t) => self.query(src, &query, Some(t), now).await.map(|b| (t, b)),
+                    Err(e) => Err((true, e)),
+                })
+            }
             _ => None,
         };
         ev.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);

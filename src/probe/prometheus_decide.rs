@@ -21,9 +21,19 @@ pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResu
             return Outcome::error(ev);
         }
     };
+    // NaN and ±Inf are not numbers to compare (a 0/0 error ratio when traffic stopped): such
+    // samples are dropped, and a series left without a finite one is no data.
+    let (current, nan_only) = finite(current);
+    if nan_only > 0 {
+        ev.details.insert("nan_series".into(), json!(nan_only));
+    }
     if current.is_empty() {
-        ev.observed = Some("no data".into());
-        ev.message = "the query returned no series".into();
+        let (observed, what) = match nan_only {
+            0 => ("no data", "the query returned no series".to_string()),
+            n => ("NaN/Inf", format!("the query returned only NaN/Inf (0/0: no traffic?) for {n} series")),
+        };
+        ev.observed = Some(observed.into());
+        ev.message = what;
         return match p.no_data {
             NoData::Error => {
                 ev.message.push_str(" (no_data: error; set no_data: pass|fail|wait if that is expected)");
@@ -32,7 +42,10 @@ pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResu
             NoData::Pass => Outcome::pass(ev),
             NoData::Fail => Outcome::fail(ev),
             NoData::Wait => {
-                ev.message = "no data yet; waiting (no_data: wait)".into();
+                ev.message = match nan_only {
+                    0 => "no data yet; waiting (no_data: wait)".into(),
+                    _ => format!("{}; waiting (no_data: wait)", ev.message),
+                };
                 ev.details.insert("no_data".into(), json!("wait"));
                 Outcome::error(ev)
             }
@@ -44,20 +57,23 @@ pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResu
             ev.message = format!("cannot read the baseline: {why}");
             return Outcome::error(ev);
         }
-        Some(Ok((t, b))) if b.is_empty() => {
-            ev.message = format!(
-                "no baseline data: the query returned nothing at {} (before the deploy)",
-                t.format("%Y-%m-%d %H:%M:%S UTC")
-            );
-            return Outcome::error(ev);
-        }
-        Some(Ok(b)) => Some(b),
+        Some(Ok((t, b))) => match finite(b) {
+            (b, nan) if b.is_empty() => {
+                let what = if nan > 0 { "only NaN/Inf" } else { "nothing" };
+                ev.message = format!(
+                    "no baseline data: the query returned {what} at {} (before the deploy)",
+                    t.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+                return Outcome::error(ev);
+            }
+            (b, _) => Some((t, b)),
+        },
     };
     let mut good = vec![];
     let mut bad = vec![];
     let mut values = vec![];
     for s in &current {
-        let last = s.values.last().copied().unwrap_or(f64::NAN);
+        let last = s.values.last().copied().unwrap_or(f64::NAN); // never NaN: `finite` kept ≥ 1
         values.push(format!("{}={}", s.name(), fmt(last)));
         let mut reasons = vec![];
         if let Some(c) = &p.condition
@@ -117,7 +133,26 @@ pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResu
         (_, SeriesMode::Any) => short(&format!("no series as expected: {}", bad.join("; ")), 300),
         _ => short(&bad.join("; "), 300),
     };
+    if nan_only > 0 {
+        ev.message.push_str(&format!(" ({nan_only} more series only NaN/Inf: not judged)"));
+    }
     Outcome { status, evidence: ev }
+}
+
+/// Keep only the finite samples of each series and the series left with one; also returns how
+/// many series had samples but none finite (NaN/±Inf only).
+pub(super) fn finite(series: Vec<Series>) -> (Vec<Series>, usize) {
+    let mut nan_only = 0;
+    let kept = series
+        .into_iter()
+        .filter_map(|mut s| {
+            let had = !s.values.is_empty();
+            s.values.retain(|v| v.is_finite());
+            nan_only += usize::from(had && s.values.is_empty());
+            (!s.values.is_empty()).then_some(s)
+        })
+        .collect();
+    (kept, nan_only)
 }
 
 fn fmt(v: f64) -> String {

@@ -60,7 +60,7 @@ fn decisions() {
             Status::Fail,
             "is 2",
         ),
-        ("NaN never satisfies", "condition: \"< 1\"", Ok(vec![a(f64::NAN)]), None, Status::Fail, "NaN"),
+        ("NaN is no data", "condition: \"< 1\"", Ok(vec![a(f64::NAN)]), None, Status::Error, "only NaN/Inf"),
         (
             "unreachable",
             "condition: \"< 1\"",
@@ -127,6 +127,146 @@ fn decisions() {
         let o = decide(&probe(yaml), current, base, Evidence::default());
         assert_eq!(o.status, want, "{name}: {}", o.evidence.message);
         assert!(o.evidence.message.contains(msg), "{name}: {:?} lacks {msg:?}", o.evidence.message);
+    }
+}
+
+/// NaN and ±Inf (a 0/0 error ratio when traffic stops) are no data: dropped sample by sample,
+/// a series left without a finite one is dropped, and nothing left follows `no_data`.
+#[test]
+fn nan_and_inf_are_no_data() {
+    type Base = Option<BaselineResult>;
+    let (nan, inf) = (f64::NAN, f64::INFINITY);
+    let a = |v: f64| s(&[("job", "a")], &[v]);
+    let b = |v: f64| s(&[("job", "b")], &[v]);
+    let lt = "condition: \"< 0.05\"";
+    let cases: Vec<(&str, String, QueryResult, Base, Status, &str)> = vec![
+        ("NaN", lt.into(), Ok(vec![a(nan)]), None, Status::Error, "only NaN/Inf (0/0: no traffic?) for 1 series"),
+        ("NaN says no_data", lt.into(), Ok(vec![a(nan)]), None, Status::Error, "(no_data: error; set no_data"),
+        ("+Inf", lt.into(), Ok(vec![a(inf)]), None, Status::Error, "only NaN/Inf"),
+        ("-Inf would be < 0.05", lt.into(), Ok(vec![a(-inf)]), None, Status::Error, "only NaN/Inf"),
+        ("two NaN series", lt.into(), Ok(vec![a(nan), b(inf)]), None, Status::Error, "for 2 series"),
+        ("NaN, no_data: pass", format!("{lt}\nno_data: pass"), Ok(vec![a(nan)]), None, Status::Pass, "NaN/Inf"),
+        ("NaN, no_data: fail", format!("{lt}\nno_data: fail"), Ok(vec![a(nan)]), None, Status::Fail, "NaN/Inf"),
+        ("NaN, no_data: wait", format!("{lt}\nno_data: wait"), Ok(vec![a(nan)]), None, Status::Error, "waiting"),
+        ("mixed: NaN series not judged", lt.into(), Ok(vec![a(0.01), b(nan)]), None, Status::Pass, "1 of 1 series"),
+        ("mixed: says so", lt.into(), Ok(vec![a(0.01), b(nan)]), None, Status::Pass, "1 more series only NaN/Inf"),
+        ("mixed: finite one fails", lt.into(), Ok(vec![a(0.5), b(nan)]), None, Status::Fail, "is 0.5"),
+        (
+            "any: NaN is never the good one",
+            format!("{lt}\nseries: any"),
+            Ok(vec![a(nan), b(0.9)]),
+            None,
+            Status::Fail,
+            "no series as expected",
+        ),
+        ("any: only NaN", format!("{lt}\nseries: any"), Ok(vec![a(nan), b(-inf)]), None, Status::Error, "only NaN/Inf"),
+        (
+            "none: only NaN",
+            "condition: \"> 0.05\"\nseries: none".into(),
+            Ok(vec![a(nan)]),
+            None,
+            Status::Error,
+            "only NaN/Inf",
+        ),
+        (
+            "none: +Inf",
+            "condition: \"< 0.05\"\nseries: none".into(),
+            Ok(vec![a(inf)]),
+            None,
+            Status::Error,
+            "only NaN/Inf",
+        ),
+        (
+            "none: NaN next to a good one",
+            "condition: \"> 0.05\"\nseries: none".into(),
+            Ok(vec![a(nan), b(0.0)]),
+            None,
+            Status::Pass,
+            "1 more series only NaN/Inf",
+        ),
+        (
+            "range: NaN samples dropped",
+            "condition: \"< 1\"\nfor: 5s".into(),
+            Ok(vec![s(&[], &[nan, 0.1, inf])]),
+            None,
+            Status::Pass,
+            "=0.1",
+        ),
+        (
+            "range: finite sample still fails",
+            "condition: \"< 1\"\nfor: 5s".into(),
+            Ok(vec![s(&[], &[nan, 2.0])]),
+            None,
+            Status::Fail,
+            "is 2",
+        ),
+        (
+            "range: all NaN",
+            "condition: \"< 1\"\nfor: 5s".into(),
+            Ok(vec![s(&[], &[nan, nan])]),
+            None,
+            Status::Error,
+            "only NaN/Inf",
+        ),
+        (
+            "NaN baseline",
+            "max_increase: 1.5".into(),
+            Ok(vec![a(0.1)]),
+            Some(Ok((t0(), vec![a(nan)]))),
+            Status::Error,
+            "no baseline data: the query returned only NaN/Inf",
+        ),
+        (
+            "+Inf baseline",
+            "max_delta: 0.1".into(),
+            Ok(vec![a(0.1)]),
+            Some(Ok((t0(), vec![a(inf)]))),
+            Status::Error,
+            "no baseline data",
+        ),
+        (
+            "NaN baseline of one series",
+            "max_increase: 2".into(),
+            Ok(vec![a(0.1), b(0.1)]),
+            Some(Ok((t0(), vec![a(0.1), b(nan)]))),
+            Status::Error,
+            "no baseline value for series {job=\"b\"}",
+        ),
+        (
+            "NaN current, baseline set",
+            "max_increase: 1.5".into(),
+            Ok(vec![a(nan)]),
+            Some(Ok((t0(), vec![a(0.1)]))),
+            Status::Error,
+            "only NaN/Inf",
+        ),
+    ];
+    for (name, yaml, current, base, want, msg) in cases {
+        let o = decide(&probe(&yaml), current, base, Evidence::default());
+        assert_eq!(o.status, want, "{name}: {}", o.evidence.message);
+        assert!(o.evidence.message.contains(msg), "{name}: {:?} lacks {msg:?}", o.evidence.message);
+    }
+}
+
+/// Never a false green: over every series mode, operator and non-finite value, a result with no
+/// finite sample passes only when `no_data: pass` says so.
+#[test]
+fn no_finite_sample_never_passes_unless_no_data_says_pass() {
+    let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    for mode in ["all", "any", "none"] {
+        for cond in ["< 0.05", "<= 0", "> 0.05", ">= 0", "== 0", "!= 0"] {
+            for no_data in ["error", "fail", "wait", "pass"] {
+                for v in values {
+                    let yaml = format!("condition: \"{cond}\"\nseries: {mode}\nno_data: {no_data}");
+                    let current = Ok(vec![s(&[("job", "a")], &[v]), s(&[("job", "b")], &[f64::NAN, v])]);
+                    let o = decide(&probe(&yaml), current, None, Evidence::default());
+                    let case = format!("{mode} {cond} {no_data} {v}: {}", o.evidence.message);
+                    assert_eq!(o.status == Status::Pass, no_data == "pass", "{case}");
+                    assert!(o.evidence.message.contains("NaN/Inf"), "{case}");
+                    assert_eq!(o.evidence.details.get("nan_series"), Some(&json!(2)), "{case}");
+                }
+            }
+        }
     }
 }
 
