@@ -73,6 +73,34 @@ pub struct PromProbe {
     pub for_: Option<Dur>,
     #[serde(default)]
     pub timeout: Option<Dur>,
+    /// Enough traffic for the result to mean something; below it the outcome is `error`.
+    #[serde(default)]
+    pub min_traffic: Option<MinTraffic>,
+}
+
+/// `min_traffic: { query, min }`: `query` (templated like the main one) is evaluated with the
+/// main query; its value (summed over its series) below `min`, no data or only NaN/Inf makes
+/// the outcome `error`, never `pass` or `fail`: an error ratio over three requests proves
+/// nothing. `min: null` turns the check off (how the templates leave it off by default); a
+/// missing `min` is an error.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinTraffic {
+    pub query: String,
+    #[serde(deserialize_with = "required_or_null")]
+    pub min: Option<f64>,
+}
+
+/// An `Option` field that must be written, though it may be `null`.
+fn required_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Option::<f64>::deserialize(d)
+}
+
+/// When a query is evaluated: now (over `for:` when `range` and `for:` is set), or at one time.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Now { range: bool },
+    At(DateTime<Utc>),
 }
 
 /// One series: its labels and the values to judge (one for an instant query, many for `for:`).
@@ -162,7 +190,15 @@ impl PromProbe {
         if let Some(f) = self.for_ {
             s.push_str(&format!(" for {}", humantime::format_duration(f.0)));
         }
+        if let Some((_, min)) = self.traffic_check() {
+            s.push_str(&format!(", with traffic ≥ {min} req/s"));
+        }
         s
+    }
+
+    /// The `min_traffic` check when it is on: its query and minimum.
+    fn traffic_check(&self) -> Option<(&str, f64)> {
+        self.min_traffic.as_ref().and_then(|t| t.min.map(|m| (t.query.as_str(), m)))
     }
 
     /// When the baseline is evaluated.
@@ -181,19 +217,19 @@ impl PromProbe {
         &self,
         src: &SourceClient,
         q: &str,
-        at: Option<DateTime<Utc>>,
+        when: When,
         now: DateTime<Utc>,
     ) -> Result<Vec<Series>, (bool, String)> {
         let client = src.prometheus().map_err(|e| (true, e))?;
         let fut = async {
-            match (self.for_, at) {
-                (Some(f), None) => {
+            match (when, self.for_) {
+                (When::Now { range: true }, Some(f)) => {
                     let start = now - chrono::Duration::from_std(f.0).unwrap_or_default();
                     let step = (f.0.as_secs_f64() / 30.0).max(1.0);
                     client.query_range(q, start.timestamp(), now.timestamp(), step).get().await
                 }
-                (_, Some(t)) => client.query(q).at(t.timestamp()).get().await,
-                (None, None) => client.query(q).get().await,
+                (When::At(t), _) => client.query(q).at(t.timestamp()).get().await,
+                (When::Now { .. }, _) => client.query(q).get().await,
             }
         };
         let Ok(res) = tokio::time::timeout(self.timeout(), fut).await else {
@@ -233,20 +269,36 @@ impl PromProbe {
             }
         };
         ev.target = Some(rt.redactor.redact(&query));
+        let traffic_query = match self.traffic_check().map(|(q, _)| ctx.render(q)).transpose() {
+            Ok(q) => q,
+            Err(e) => {
+                ev.message = format!("min_traffic.query: {e}");
+                return Outcome::error(ev);
+            }
+        };
         let now = ctx.now();
-        let current = self.query(src, &query, None, now).await;
+        // The traffic is read at the same time as the main query (an instant even with `for:`).
+        let (current, traffic) = tokio::join!(self.query(src, &query, When::Now { range: true }, now), async {
+            match &traffic_query {
+                Some(q) => Some(self.query(src, q, When::Now { range: false }, now).await),
+                None => None,
+            }
+        });
+        if let Some(q) = traffic_query {
+            ev.details.insert("traffic_query".into(), serde_json::json!(rt.redactor.redact(&q)));
+        }
         let baseline: Option<BaselineResult> = match (self.max_increase.is_some() || self.max_delta.is_some(), &current)
         {
             (true, Ok(c)) if c.iter().any(|s| s.values.iter().any(|v| v.is_finite())) => {
                 Some(match self.baseline_time(ctx) {
-                    Ok(t) => self.query(src, &query, Some(t), now).await.map(|b| (t, b)),
+                    Ok(t) => self.query(src, &query, When::At(t), now).await.map(|b| (t, b)),
                     Err(e) => Err((true, e)),
                 })
             }
             _ => None,
         };
         ev.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-        let outcome = decide(self, current, baseline, ev);
+        let outcome = decide(self, current, baseline, traffic, ev);
         super::http::redact_outcome(outcome, &rt.redactor)
     }
 
@@ -271,6 +323,17 @@ impl PromProbe {
         }
         if self.for_.is_some_and(|f| f.0 < Duration::from_secs(1)) {
             return Err("for: must be at least 1s".into());
+        }
+        if let Some(t) = &self.min_traffic {
+            if t.query.trim().is_empty() {
+                let e = r#"sum(rate(http_requests_total{job="api"}[5m]))"#;
+                return Err(format!("min_traffic.query is empty; give the request rate, e.g. {e}"));
+            }
+            if let Some(m) = t.min
+                && !(m.is_finite() && m >= 0.0)
+            {
+                return Err(format!("min_traffic.min must be a number of requests per second ≥ 0, like 1, not {m}"));
+            }
         }
         Ok(())
     }

@@ -12,8 +12,15 @@ pub type QueryResult = Result<Vec<Series>, (bool, String)>;
 /// The baseline query's result and when it was evaluated.
 pub type BaselineResult = Result<(DateTime<Utc>, Vec<Series>), (bool, String)>;
 
-/// Judge the query results. Pure: every branch is unit-tested.
-pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResult>, mut ev: Evidence) -> Outcome {
+/// Judge the query results: `traffic` is the `min_traffic` query's result (`None` when it was
+/// not asked). Pure: every branch is unit-tested.
+pub fn decide(
+    p: &PromProbe,
+    current: QueryResult,
+    baseline: Option<BaselineResult>,
+    traffic: Option<QueryResult>,
+    mut ev: Evidence,
+) -> Outcome {
     let current = match current {
         Ok(c) => c,
         Err((_, why)) => {
@@ -21,6 +28,14 @@ pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResu
             return Outcome::error(ev);
         }
     };
+    // Too little traffic proves nothing either way: `error` before any other judgement (an
+    // empty or NaN result included, whatever `no_data` says).
+    if let Some((_, min)) = p.traffic_check()
+        && let Err(why) = enough_traffic(traffic, min, &mut ev)
+    {
+        ev.message = why;
+        return Outcome::error(ev);
+    }
     // NaN and ±Inf are not numbers to compare (a 0/0 error ratio when traffic stopped): such
     // samples are dropped, and a series left without a finite one is no data.
     let (current, nan_only) = finite(current);
@@ -137,6 +152,25 @@ pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResu
         ev.message.push_str(&format!(" ({nan_only} more series only NaN/Inf: not judged)"));
     }
     Outcome { status, evidence: ev }
+}
+
+/// Whether the `min_traffic` query's result reaches `min` (its finite values summed over the
+/// series); records the value and the minimum in `details`.
+fn enough_traffic(traffic: Option<QueryResult>, min: f64, ev: &mut Evidence) -> Result<(), String> {
+    ev.details.insert("min_traffic".into(), json!(min));
+    let series = match traffic {
+        None => return Err("not enough traffic: the traffic was not measured".into()),
+        Some(Err((_, why))) => return Err(format!("cannot read the traffic (min_traffic.query): {why}")),
+        Some(Ok(s)) => s,
+    };
+    let (series, nan_only) = finite(series);
+    if series.is_empty() {
+        let what = if nan_only > 0 { "only NaN/Inf" } else { "no data" };
+        return Err(format!("not enough traffic: the traffic query returned {what} (min {} req/s)", fmt(min)));
+    }
+    let value: f64 = series.iter().filter_map(|s| s.values.last()).sum();
+    ev.details.insert("traffic".into(), json!(value));
+    if value < min { Err(format!("not enough traffic: {} < {} req/s", fmt(value), fmt(min))) } else { Ok(()) }
 }
 
 /// Keep only the finite samples of each series and the series left with one; also returns how
