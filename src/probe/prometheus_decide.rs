@@ -159,7 +159,7 @@ pub fn decide(
 fn enough_traffic(traffic: Option<QueryResult>, min: f64, ev: &mut Evidence) -> Result<(), String> {
     ev.details.insert("min_traffic".into(), json!(min));
     let series = match traffic {
-        None => return Err("not enough traffic: the traffic was not measured".into()),
+        None => return Err("the traffic was not measured (min_traffic.query not run)".into()),
         Some(Err((_, why))) => return Err(format!("cannot read the traffic (min_traffic.query): {why}")),
         Some(Ok(s)) => s,
     };
@@ -175,7 +175,7 @@ fn enough_traffic(traffic: Option<QueryResult>, min: f64, ev: &mut Evidence) -> 
 
 /// Keep only the finite samples of each series and the series left with one; also returns how
 /// many series had samples but none finite (NaN/±Inf only).
-pub(super) fn finite(series: Vec<Series>) -> (Vec<Series>, usize) {
+fn finite(series: Vec<Series>) -> (Vec<Series>, usize) {
     let mut nan_only = 0;
     let kept = series
         .into_iter()
