@@ -164,6 +164,26 @@ fn latency_p99_expands() {
     assert_eq!(p.max_increase, Some(1.2));
 }
 
+/// `min_traffic` is off (`min: null`) unless set; its query defaults to the job's request rate.
+#[test]
+fn min_traffic_renders_in_error_ratio_and_latency_p99() {
+    let rate = |m: &str, sel: &str| format!(r#"sum(rate({m}{{job="api"{sel}}}[5m]))"#);
+    let (req, count) = ("http_requests_total", "http_request_duration_seconds_count");
+    let own = r#"sum(rate(x{job="{{ release.service }}"}[1m]))"#;
+    let own_q = format!("{{ job: api, min_traffic: 0.5, traffic_query: '{own}' }}");
+    for (t, with, min, query) in [
+        ("error-ratio", "{ job: api }", None, rate(req, "")),
+        ("error-ratio", r#"{ job: api, min_traffic: 1, selector: 'a!="b"' }"#, Some(1.0), rate(req, r#",a!="b""#)),
+        ("error-ratio", &own_q, Some(0.5), own.into()),
+        ("latency-p99", "{ job: api }", None, rate(count, "")),
+        ("latency-p99", "{ job: api, min_traffic: 2 }", Some(2.0), rate(count, "")),
+    ] {
+        let p = prom(t, with);
+        let mt = p.min_traffic.as_ref().unwrap_or_else(|| panic!("{t} {with}: no min_traffic"));
+        assert_eq!((mt.min, mt.query.as_str()), (min, query.as_str()), "{t} {with}");
+    }
+}
+
 #[test]
 fn saturation_expands() {
     let p = prom("saturation", "{ job: api }");

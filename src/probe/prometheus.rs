@@ -1,7 +1,8 @@
 //! `prometheus` probe: a PromQL query and a condition on its value, over all/any/none series,
 //! optionally over a range (`for:`) and against the same query's value before the deploy
-//! (`max_increase` / `max_delta`). An empty result follows `no_data`; a source that cannot be
-//! reached or rejects the query is `error`, never `fail`.
+//! (`max_increase` / `max_delta`). An empty result follows `no_data`, and so does one with only
+//! NaN/±Inf samples (a 0/0 ratio is no data, never a number to compare); a source that cannot
+//! be reached or rejects the query is `error`, never `fail`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,11 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use prometheus_http_query::response::Data;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::condition::Condition;
 use super::source::SourceClient;
-use super::{Dur, Evidence, Outcome, RunContext, Runtime, Status};
+use super::{Dur, Evidence, Outcome, RunContext, Runtime};
 
 /// How many series must satisfy the condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -73,6 +73,34 @@ pub struct PromProbe {
     pub for_: Option<Dur>,
     #[serde(default)]
     pub timeout: Option<Dur>,
+    /// Enough traffic for the result to mean something; below it the outcome is `error`.
+    #[serde(default)]
+    pub min_traffic: Option<MinTraffic>,
+}
+
+/// `min_traffic: { query, min }`: `query` (templated like the main one) is evaluated with the
+/// main query; its value (summed over its series) below `min`, no data or only NaN/Inf makes
+/// the outcome `error`, never `pass` or `fail`: an error ratio over three requests proves
+/// nothing. `min: null` turns the check off (how the templates leave it off by default); a
+/// missing `min` is an error.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinTraffic {
+    pub query: String,
+    #[serde(deserialize_with = "required_or_null")]
+    pub min: Option<f64>,
+}
+
+/// An `Option` field that must be written, though it may be `null`.
+fn required_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Option::<f64>::deserialize(d)
+}
+
+/// When a query is evaluated: now (over `for:` when `range` and `for:` is set), or at one time.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Now { range: bool },
+    At(DateTime<Utc>),
 }
 
 /// One series: its labels and the values to judge (one for an instant query, many for `for:`).
@@ -162,7 +190,15 @@ impl PromProbe {
         if let Some(f) = self.for_ {
             s.push_str(&format!(" for {}", humantime::format_duration(f.0)));
         }
+        if let Some((_, min)) = self.traffic_check() {
+            s.push_str(&format!(", with traffic ≥ {min} req/s"));
+        }
         s
+    }
+
+    /// The `min_traffic` check when it is on: its query and minimum.
+    fn traffic_check(&self) -> Option<(&str, f64)> {
+        self.min_traffic.as_ref().and_then(|t| t.min.map(|m| (t.query.as_str(), m)))
     }
 
     /// When the baseline is evaluated.
@@ -181,19 +217,19 @@ impl PromProbe {
         &self,
         src: &SourceClient,
         q: &str,
-        at: Option<DateTime<Utc>>,
+        when: When,
         now: DateTime<Utc>,
     ) -> Result<Vec<Series>, (bool, String)> {
         let client = src.prometheus().map_err(|e| (true, e))?;
         let fut = async {
-            match (self.for_, at) {
-                (Some(f), None) => {
+            match (when, self.for_) {
+                (When::Now { range: true }, Some(f)) => {
                     let start = now - chrono::Duration::from_std(f.0).unwrap_or_default();
                     let step = (f.0.as_secs_f64() / 30.0).max(1.0);
                     client.query_range(q, start.timestamp(), now.timestamp(), step).get().await
                 }
-                (_, Some(t)) => client.query(q).at(t.timestamp()).get().await,
-                (None, None) => client.query(q).get().await,
+                (When::At(t), _) => client.query(q).at(t.timestamp()).get().await,
+                (When::Now { .. }, _) => client.query(q).get().await,
             }
         };
         let Ok(res) = tokio::time::timeout(self.timeout(), fut).await else {
@@ -233,18 +269,36 @@ impl PromProbe {
             }
         };
         ev.target = Some(rt.redactor.redact(&query));
+        let traffic_query = match self.traffic_check().map(|(q, _)| ctx.render(q)).transpose() {
+            Ok(q) => q,
+            Err(e) => {
+                ev.message = format!("min_traffic.query: {e}");
+                return Outcome::error(ev);
+            }
+        };
         let now = ctx.now();
-        let current = self.query(src, &query, None, now).await;
+        // The traffic is read at the same time as the main query (an instant even with `for:`).
+        let (current, traffic) = tokio::join!(self.query(src, &query, When::Now { range: true }, now), async {
+            match &traffic_query {
+                Some(q) => Some(self.query(src, q, When::Now { range: false }, now).await),
+                None => None,
+            }
+        });
+        if let Some(q) = traffic_query {
+            ev.details.insert("traffic_query".into(), serde_json::json!(rt.redactor.redact(&q)));
+        }
         let baseline: Option<BaselineResult> = match (self.max_increase.is_some() || self.max_delta.is_some(), &current)
         {
-            (true, Ok(c)) if !c.is_empty() => Some(match self.baseline_time(ctx) {
-                Ok(t) => self.query(src, &query, Some(t), now).await.map(|b| (t, b)),
-                Err(e) => Err((true, e)),
-            }),
+            (true, Ok(c)) if c.iter().any(|s| s.values.iter().any(|v| v.is_finite())) => {
+                Some(match self.baseline_time(ctx) {
+                    Ok(t) => self.query(src, &query, When::At(t), now).await.map(|b| (t, b)),
+                    Err(e) => Err((true, e)),
+                })
+            }
             _ => None,
         };
         ev.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-        let outcome = decide(self, current, baseline, ev);
+        let outcome = decide(self, current, baseline, traffic, ev);
         super::http::redact_outcome(outcome, &rt.redactor)
     }
 
@@ -270,130 +324,24 @@ impl PromProbe {
         if self.for_.is_some_and(|f| f.0 < Duration::from_secs(1)) {
             return Err("for: must be at least 1s".into());
         }
+        if let Some(t) = &self.min_traffic {
+            if t.query.trim().is_empty() {
+                let e = r#"sum(rate(http_requests_total{job="api"}[5m]))"#;
+                return Err(format!("min_traffic.query is empty; give the request rate, e.g. {e}"));
+            }
+            if let Some(m) = t.min
+                && !(m.is_finite() && m >= 0.0)
+            {
+                return Err(format!("min_traffic.min must be a number of requests per second ≥ 0, like 1, not {m}"));
+            }
+        }
         Ok(())
     }
 }
 
-type QueryResult = Result<Vec<Series>, (bool, String)>;
-
-/// The baseline query's result and when it was evaluated.
-pub type BaselineResult = Result<(DateTime<Utc>, Vec<Series>), (bool, String)>;
-
-/// Judge the query results. Pure: every branch is unit-tested.
-pub fn decide(p: &PromProbe, current: QueryResult, baseline: Option<BaselineResult>, mut ev: Evidence) -> Outcome {
-    let current = match current {
-        Ok(c) => c,
-        Err((_, why)) => {
-            ev.message = why;
-            return Outcome::error(ev);
-        }
-    };
-    if current.is_empty() {
-        ev.observed = Some("no data".into());
-        ev.message = "the query returned no series".into();
-        return match p.no_data {
-            NoData::Error => {
-                ev.message.push_str(" (no_data: error; set no_data: pass|fail|wait if that is expected)");
-                Outcome::error(ev)
-            }
-            NoData::Pass => Outcome::pass(ev),
-            NoData::Fail => Outcome::fail(ev),
-            NoData::Wait => {
-                ev.message = "no data yet; waiting (no_data: wait)".into();
-                ev.details.insert("no_data".into(), json!("wait"));
-                Outcome::error(ev)
-            }
-        };
-    }
-    let base: Option<(DateTime<Utc>, Vec<Series>)> = match baseline {
-        None => None,
-        Some(Err((_, why))) => {
-            ev.message = format!("cannot read the baseline: {why}");
-            return Outcome::error(ev);
-        }
-        Some(Ok((t, b))) if b.is_empty() => {
-            ev.message = format!(
-                "no baseline data: the query returned nothing at {} (before the deploy)",
-                t.format("%Y-%m-%d %H:%M:%S UTC")
-            );
-            return Outcome::error(ev);
-        }
-        Some(Ok(b)) => Some(b),
-    };
-    let mut good = vec![];
-    let mut bad = vec![];
-    let mut values = vec![];
-    for s in &current {
-        let last = s.values.last().copied().unwrap_or(f64::NAN);
-        values.push(format!("{}={}", s.name(), fmt(last)));
-        let mut reasons = vec![];
-        if let Some(c) = &p.condition
-            && let Some(v) = s.values.iter().find(|v| !c.holds(**v))
-        {
-            reasons.push(format!("{} is {} (want {c})", s.name(), fmt(*v)));
-        }
-        if let Some((_, b)) = &base {
-            let bv = b.iter().find(|x| x.labels == s.labels).or(if b.len() == 1 && current.len() == 1 {
-                b.first()
-            } else {
-                None
-            });
-            let Some(bv) = bv.and_then(|x| x.values.last().copied()) else {
-                ev.message = format!("no baseline value for series {}", s.name());
-                return Outcome::error(ev);
-            };
-            ev.details.insert(format!("baseline {}", s.name()), json!(bv));
-            // Each sample must stay within the baseline bound(s); with both max_increase and
-            // max_delta set, either one suffices (a ratio for large values, an absolute slack
-            // for values near zero, where any ratio of a zero baseline is zero).
-            let within = |v: f64| {
-                let by_ratio = p.max_increase.map(|r| v <= r * bv);
-                let by_delta = p.max_delta.map(|d| v <= bv + d);
-                match (by_ratio, by_delta) {
-                    (Some(a), Some(b)) => a || b,
-                    (Some(a), None) | (None, Some(a)) => a,
-                    (None, None) => true,
-                }
-            };
-            if let Some(v) = s.values.iter().find(|v| !within(**v)) {
-                let mut bounds = vec![];
-                if let Some(r) = p.max_increase {
-                    bounds.push(format!("{r}× baseline {}", fmt(bv)));
-                }
-                if let Some(d) = p.max_delta {
-                    bounds.push(format!("baseline {} + {d}", fmt(bv)));
-                }
-                reasons.push(format!("{} is {} > {}", s.name(), fmt(*v), bounds.join(" and ")));
-            }
-        }
-        if reasons.is_empty() { good.push(s.name()) } else { bad.push(reasons.join("; ")) }
-    }
-    ev.observed = Some(short(&values.join(", "), 300));
-    let status = match p.series {
-        SeriesMode::All if bad.is_empty() => Status::Pass,
-        SeriesMode::Any if !good.is_empty() => Status::Pass,
-        SeriesMode::None if good.is_empty() => Status::Pass,
-        _ => Status::Fail,
-    };
-    ev.message = match (status, p.series) {
-        (Status::Pass, SeriesMode::None) => format!("no series satisfies the condition ({} series)", current.len()),
-        (Status::Pass, _) => {
-            format!("{} of {} series as expected: {}", good.len(), current.len(), short(&values.join(", "), 200))
-        }
-        (_, SeriesMode::None) => short(&format!("series satisfying the condition: {}", good.join(", ")), 300),
-        (_, SeriesMode::Any) => short(&format!("no series as expected: {}", bad.join("; ")), 300),
-        _ => short(&bad.join("; "), 300),
-    };
-    Outcome { status, evidence: ev }
-}
-
-fn fmt(v: f64) -> String {
-    if v.is_nan() { "NaN".into() } else { format!("{}", (v * 1e6).round() / 1e6) }
-}
-
-fn short(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
-}
+#[path = "prometheus_decide.rs"]
+mod decide;
+pub use decide::{BaselineResult, QueryResult, decide};
 
 #[cfg(test)]
 #[path = "prometheus_tests.rs"]
