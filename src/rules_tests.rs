@@ -312,3 +312,19 @@ fn pre_deploy_measurements_do_not_count() {
     assert_eq!(stale_since(&it, t(30), t(0), Duration::from_secs(25)), None);
     assert_eq!(stale_since(&it, t(36), t(0), Duration::from_secs(25)), Some(t(10)));
 }
+
+/// A `window: true` item whose every attempt errored has no evidence: it never closes as a
+/// pass, and at max its coverage makes the release inconclusive, not verified.
+#[test]
+fn a_window_item_with_only_errors_is_not_a_pass() {
+    let b = binding(PassRule::Window, 3);
+    let mut it = item();
+    for s in (0..200).step_by(10) {
+        step(&b, &mut it, Status::Error, t(s));
+    }
+    assert_eq!(decide_close(&b, &it), None, "no pass: nothing to close on");
+    let cov = coverage(&it, &release(false), t(200), b.stale_after).unwrap();
+    assert!(cov < 0.2, "{cov}");
+    let judged = [Judged { id: "i", state: it.state, mode: Mode::Gate, coverage: Some(cov), min_coverage: 0.9 }];
+    assert_eq!(verdict(&release(false), &judged, None, t(200)).map(|v| v.0), Some(ReleaseState::Inconclusive));
+}

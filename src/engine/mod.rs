@@ -274,7 +274,15 @@ impl Inner {
 
     pub(crate) fn emit(&self, events: Vec<Event>) {
         for e in events {
-            tracing::info!(kind = e.kind.as_str(), release = %e.release, item = e.item.as_deref().unwrap_or(""), "{}", e.message);
+            use crate::event::EventKind::*;
+            let (kind, item) = (e.kind.as_str(), e.item.as_deref().unwrap_or(""));
+            match e.kind {
+                // Someone should look: a failure, or shipwatch cannot see.
+                ItemUnknown | ItemFailing | ItemRegressed | ReleaseFailed | ReleaseInconclusive => {
+                    tracing::warn!(kind, release = %e.release, item, "{}", e.message)
+                }
+                _ => tracing::info!(kind, release = %e.release, item, "{}", e.message),
+            }
             let _ = self.events.send(e);
         }
     }

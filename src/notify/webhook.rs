@@ -45,13 +45,14 @@
 //! - `receiver` (string) — the configured receiver name this was sent to.
 //! - `event` (object) — what happened:
 //!   - `kind` — one of `release.started`, `release.deployed`, `item.completed`, `item.failing`,
-//!     `item.regressed`, `item.recovered`, `release.verified`, `release.failed`, `verifier.blind`;
+//!     `item.regressed`, `item.recovered`, `item.unknown`, `item.rebound`, `release.verified`,
+//!     `release.failed`, `release.inconclusive`;
 //!   - `release` — release id; `item` — item id (absent for release events); `probe` — the
 //!     probe behind the change (absent when none);
 //!   - `at` — RFC 3339 UTC time of the change; `message` — one human sentence;
 //!   - `evidence` — the evidence behind the change (absent when none; same shape as below).
 //! - `release` (object) — the release after the event: `id`, `service`, `version`,
-//!   `environment`, `state` (`planned|deployed|verified|failed`), `created_at`, `deployed_at`
+//!   `environment`, `state` (`planned|deployed|verified|failed|inconclusive`), `created_at`, `deployed_at`
 //!   (RFC 3339 or null), `window_min` / `window_max` (seconds, number), `regressed` (bool: a
 //!   regression happened in the window), `closed_at` (RFC 3339 or null), `reason` (verdict
 //!   reason or null).
