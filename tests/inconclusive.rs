@@ -105,6 +105,28 @@ async fn a_target_killed_after_its_item_completed_makes_the_release_inconclusive
 
     let text = d.get("/metrics").await.1;
     assert!(text.contains("shipwatch_releases{state=\"inconclusive\"} 1"), "{text}");
+
+    // A person settles it: a bad verdict is refused, a good one is recorded with who and why.
+    let path = format!("/api/v1/releases/{id}/verdict");
+    assert_error(&d.post(&path, &json!({"verdict": "maybe", "by": "ana"})).await, 422, "verdict", "unknown verdict");
+    assert_error(&d.post(&path, &json!({"verdict": "verified"})).await, 422, "by", "no by");
+    let out = Command::new(BIN)
+        .args(["verdict", &id, "--verified", "--by", "ana", "--note", "dashboards checked by hand", "--server", &d.url])
+        .env_remove("SHIPWATCH_API_TOKEN")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains(&format!("{id} is verified: verified by ana: dashboards checked by hand")), "{said}");
+    let history: Value = d.get_json(&format!("/api/v1/releases/{id}/history")).await;
+    let last = history.as_array().unwrap().last().cloned().unwrap();
+    assert_eq!((&last["from"], &last["to"]), (&json!("inconclusive"), &json!("verified")), "{last}");
+    assert_eq!(
+        last["cause"],
+        json!({"kind": "decided", "to": "verified", "by": "ana", "note": "dashboards checked by hand"})
+    );
+    let (code, _, _) = gate(&d, fx.path(), &id);
+    assert_eq!(code, Some(0), "settled: the gate passes");
 }
 
 #[tokio::test]
@@ -113,6 +135,11 @@ async fn a_target_up_throughout_verifies_the_release() {
     let fx = fixture(target.port, None, 0.9);
     let d = Daemon::start(&fx);
     let id = start(&d, "6s").await;
+    d.wait_item(&id, ITEM, "complete", Duration::from_secs(20)).await;
+    let text = d.get("/metrics").await.1;
+    let series = format!("shipwatch_item_coverage_ratio{{release=\"{id}\",item=\"{ITEM}\"}} ");
+    let ratio: f64 = text.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.parse().ok()).unwrap_or(-1.0);
+    assert!((0.9..=1.0).contains(&ratio), "{series} in:\n{text}");
     let rel = d.wait_release(&id, "verified", Duration::from_secs(30)).await;
     assert!(coverage(&rel) >= 0.9, "{rel}");
     assert_eq!(item(&rel, ITEM)["state"], "complete");

@@ -112,16 +112,21 @@ fn is_red(state: ItemState) -> bool {
     matches!(state, ItemState::Failing | ItemState::Regressed)
 }
 
-/// Red items first, then a failed release, then an inconclusive one, then all done; `None`
-/// while still waiting. An inconclusive release never passes, even with every item done: its
-/// evidence was not seen enough.
+/// A closed release's verdict is the answer (failed 1, inconclusive 3, verified 0: by the window
+/// or by a person; `warn` items never block it); while it is open, red items fail the gate and
+/// all items done pass it; `None` while still waiting. An inconclusive release never passes,
+/// even with every item done: its evidence was not seen enough.
 fn verdict(rel: &Value, selected: &[String]) -> Option<Outcome> {
     let red: Vec<String> = selected.iter().filter(|i| is_red(state_of(rel, i))).cloned().collect();
     // A release state this CLI does not know (a newer daemon) is never a pass: keep waiting.
     let Ok(release) = ReleaseState::deserialize(&rel["state"]) else { return None };
     let failed = release == ReleaseState::Failed;
-    if red.is_empty() && release == ReleaseState::Inconclusive {
-        return Some(Outcome::Inconclusive(rel["reason"].as_str().unwrap_or("no reason given").to_string()));
+    match release {
+        ReleaseState::Inconclusive => {
+            return Some(Outcome::Inconclusive(rel["reason"].as_str().unwrap_or("no reason given").to_string()));
+        }
+        ReleaseState::Verified => return Some(Outcome::Passed),
+        _ => {}
     }
     if !red.is_empty() || failed {
         let reason = failed.then(|| rel["reason"].as_str().unwrap_or("no reason given").to_string());

@@ -50,6 +50,32 @@ fn verdict_waits_passes_and_fails() {
 }
 
 #[test]
+fn a_closed_release_is_the_answer() {
+    let sel = ids(&["a", "b"]);
+    let inconclusive = verdict(&rel("inconclusive", &[("a", "complete"), ("b", "complete")]), &sel);
+    assert_eq!(
+        inconclusive,
+        Some(Outcome::Inconclusive("window closed with items pending".into())),
+        "inconclusive never passes, even with every item done"
+    );
+    assert_eq!(
+        verdict(&rel("inconclusive", &[("a", "unknown"), ("b", "complete")]), &sel),
+        Some(Outcome::Inconclusive("window closed with items pending".into()))
+    );
+    assert_eq!(
+        verdict(&rel("verified", &[("a", "complete"), ("b", "failing")]), &sel),
+        Some(Outcome::Passed),
+        "a verified release passes: a failing warn item never blocks it"
+    );
+    assert_eq!(verdict(&rel("deployed", &[("a", "unknown"), ("b", "complete")]), &sel), None, "unknown waits");
+    let cs =
+        cases(&rel("inconclusive", &[("a", "complete")]), &ids(&["a"]), &inconclusive.unwrap(), &HashMap::new(), 3.0);
+    assert_eq!(cs[0].verdict, Verdict::Passed);
+    let Verdict::Error { message, .. } = &cs[1].verdict else { panic!("{:?}", cs[1]) };
+    assert_eq!(message, "release inconclusive: window closed with items pending");
+}
+
+#[test]
 fn progress_line_counts_and_time_left() {
     let r = rel("deployed", &[("a", "complete"), ("b", "waived"), ("c", "pending"), ("d", "manual"), ("e", "x")]);
     let (key, line) = progress_line("api-1", &r, &ids(&["a", "b", "c", "d"]), Duration::from_secs(80));
