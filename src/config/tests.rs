@@ -103,6 +103,31 @@ fn errors_name_position_and_fix() {
             "probes:\n  p: { http: { url: \"http://x\", expect: { status: [\"2x\"] } } }\n",
             vec!["invalid status \"2x\""],
         ),
+        // Freshness and coverage (issue 11).
+        (
+            "coverage: { min_coverage: 90 }\n",
+            vec![
+                "c.yaml:2:27: coverage.min_coverage must be a share between 0 and 1, not 90",
+                "e.g. min_coverage: 0.9",
+            ],
+        ),
+        ("coverage: { stale_after: 0s }\n", vec!["c.yaml:2:26: coverage.stale_after must be longer than 0s"]),
+        (
+            "coverage: { stale: 1m }\n",
+            vec!["c.yaml:2:13: unknown key 'stale' in coverage.stale; did you mean 'stale_after'?"],
+        ),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" } }\nitems:\n  ask-the-pm: { probes: [p], min_coverage: -0.1 }\n",
+            vec!["c.yaml:5:44: item 'ask-the-pm': min_coverage must be a share between 0 and 1, not -0.1"],
+        ),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" } }\nitems:\n  ask-the-pm: { probes: [p], stale_after: 0s }\n",
+            vec!["item 'ask-the-pm': stale_after must be longer than 0s"],
+        ),
+        (
+            "probes:\n  p: { http: { url: \"http://x\" } }\nitems:\n  ask-the-pm: { probes: [p], mode: dry }\n",
+            vec!["c.yaml:5:30: unknown value 'dry' in items.ask-the-pm.mode; expected one of: gate, warn, shadow"],
+        ),
     ];
     for (yaml, wants) in cases {
         let text = if yaml.starts_with("checklist:") { yaml.to_string() } else { format!("{HEAD}{yaml}") };
@@ -235,4 +260,31 @@ fn a_checklist_above_the_size_limit_is_refused_at_the_checklist_key() {
     let err = load_with_env(&path, &|_: &str| None).expect_err("too many items").to_string();
     assert!(err.contains("c.yaml:1:12:") && err.contains(&format!("{items} task-list items")), "{err}");
     assert!(err.contains(&format!("limit of {}", crate::checklist::MAX_ITEMS)) && err.contains("split"), "{err}");
+}
+
+/// `stale_after` resolves binding → `coverage:` → 3 × the longest probe interval (at least 1m);
+/// `min_coverage` binding → `coverage:` → 0.9; `error_limit` is a warning, not an error.
+#[test]
+fn freshness_defaults_resolve_per_binding() {
+    let yaml = "probes:\n  fast: { http: { url: \"http://x\" }, every: 5s }\n  slow: { http: { url: \"http://x\" }, every: 2m, error_limit: 3 }\n\
+                items:\n  ask-the-pm: { probes: [fast] }\n  run-smoke-tests-in-staging-environment: { probes: [fast, slow], mode: warn }\n  \
+                confirm-new-version-is-running-in-production: { probes: [fast], stale_after: 10s, min_coverage: 0.5 }\n";
+    let loaded = load_str(&format!("{HEAD}{yaml}")).unwrap();
+    let items = &loaded.config.items;
+    let b = |id: &str| (items[id].stale_after, items[id].min_coverage, items[id].mode);
+    use std::time::Duration;
+    assert_eq!(b("ask-the-pm"), (Duration::from_secs(60), 0.9, Mode::Gate), "3 × 5s is below the 1m floor");
+    assert_eq!(b("run-smoke-tests-in-staging-environment"), (Duration::from_secs(360), 0.9, Mode::Warn));
+    assert_eq!(b("confirm-new-version-is-running-in-production"), (Duration::from_secs(10), 0.5, Mode::Gate));
+    assert!(
+        loaded.warnings.iter().any(|w| w.to_string().contains("probes.slow.error_limit is no longer used")),
+        "{:?}",
+        loaded.warnings
+    );
+    let global = load_str(&format!("{HEAD}coverage: {{ stale_after: 20s, min_coverage: 0.75 }}\n{yaml}")).unwrap();
+    let g = &global.config.items["ask-the-pm"];
+    assert_eq!((g.stale_after, g.min_coverage), (Duration::from_secs(20), 0.75));
+    let shadow = load_str(&format!("{HEAD}{}", yaml.replace("mode: warn", "mode: shadow"))).unwrap();
+    assert!(!shadow.config.is_bound("run-smoke-tests-in-staging-environment"), "a shadow item stays manual");
+    assert!(shadow.config.is_bound("ask-the-pm"));
 }
