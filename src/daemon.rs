@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{PgStore, SqliteStore, Store, StoreError};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +40,20 @@ impl Daemon {
     /// Open the store, recover state, start probing and serve the API. `listen` overrides
     /// `server.listen` (use `127.0.0.1:0` for a free port).
     pub async fn start(config: Arc<Config>, listen: Option<String>) -> Result<Daemon, DaemonError> {
-        let path = db_path(&config);
-        let store = tokio::task::block_in_place(|| SqliteStore::open(&path))?;
-        tracing::info!(db = %path.display(), "store open");
-        let engine = tokio::task::block_in_place(|| Engine::start(config.clone(), Arc::new(store)))?;
+        let store: Arc<dyn Store> = match &config.storage.postgres {
+            Some(pg) => {
+                let store = tokio::task::block_in_place(|| PgStore::open(&pg.url, pg.pool))?;
+                tracing::info!(db = %store.url(), "store open (PostgreSQL)");
+                Arc::new(store)
+            }
+            None => {
+                let path = db_path(&config);
+                let store = tokio::task::block_in_place(|| SqliteStore::open(&path))?;
+                tracing::info!(db = %path.display(), "store open");
+                Arc::new(store)
+            }
+        };
+        let engine = tokio::task::block_in_place(|| Engine::start(config.clone(), store))?;
         // `server.listen` open to other hosts without a token is a config warning; an override
         // on the command line is checked here.
         if let Some(addr) = &listen {

@@ -181,6 +181,23 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
     let server: Server = section("server").and_then(|v| cx.de(&v, &p(&["server"]))).unwrap_or_default();
     let mut storage: Storage = section("storage").and_then(|v| cx.de(&v, &p(&["storage"]))).unwrap_or_default();
     storage.sqlite = storage.sqlite.map(|s| if s.is_absolute() { s } else { dir.join(s) });
+    if storage.sqlite.is_some() && storage.postgres.is_some() {
+        cx.at_key(
+            &p(&["storage", "postgres"]),
+            "storage has both sqlite: and postgres:".into(),
+            Some("keep one: sqlite for one process, postgres for replicas sharing a database".into()),
+        );
+    }
+    if let Some(pg) = &storage.postgres {
+        if let Err(e) = pg.url.parse::<postgres::Config>() {
+            let message = format!("storage.postgres.url is not a PostgreSQL connection string: {e}");
+            let hint = Some("write e.g. postgres://shipwatch:${PGPASSWORD}@db.internal:5432/shipwatch".into());
+            cx.at_value(&p(&["storage", "postgres", "url"]), redactor.redact(&message), hint);
+        }
+        if pg.pool == 0 {
+            cx.at_value(&p(&["storage", "postgres", "pool"]), "storage.postgres.pool must be at least 1".into(), None);
+        }
+    }
     let window: Window = section("window").and_then(|v| cx.de(&v, &p(&["window"]))).unwrap_or_default();
     if window.min.0 > window.max.0 {
         cx.at_value(

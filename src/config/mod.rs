@@ -86,6 +86,9 @@ pub struct Storage {
     /// `./data/shipwatch.db` relative to the working directory.
     #[serde(default)]
     pub sqlite: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite: replicas sharing one database (exactly one of the two).
+    #[serde(default)]
+    pub postgres: Option<Postgres>,
     #[serde(default = "default_retention")]
     pub retention: Dur,
     /// How long a closed release stays in memory (and on the status page's front page) after
@@ -96,8 +99,24 @@ pub struct Storage {
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage { sqlite: None, retention: default_retention(), keep_closed: default_keep_closed() }
+        Storage { sqlite: None, postgres: None, retention: default_retention(), keep_closed: default_keep_closed() }
     }
+}
+
+/// `storage.postgres`: where the replicas' shared database is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    /// A `postgres://` URL or `key=value` connection string (`${DATABASE_URL}`; its password is
+    /// a secret like every `${VAR}` value).
+    pub url: String,
+    /// Connections in the pool (default 8).
+    #[serde(default = "default_pool")]
+    pub pool: u32,
+}
+
+fn default_pool() -> u32 {
+    8
 }
 
 fn default_keep_closed() -> Dur {

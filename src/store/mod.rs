@@ -3,16 +3,19 @@
 //! The engine is the only writer; it hands a [`Batch`] of changes to [`Store::apply`], which
 //! writes it in one transaction (all or nothing). Every call blocks: the engine makes them from
 //! blocking threads (`spawn_blocking` or a thread already blocking for the writers' lock),
-//! never from an async worker. SQLite is the only backend; another (say PostgreSQL, so
-//! replicas could share the watch) would implement the same trait.
+//! never from an async worker. Two backends: SQLite (embedded, one process) and PostgreSQL
+//! (replicas sharing one database, writes fenced by the leader's epoch).
 
 mod migrate;
+mod pg_migrate;
+mod postgres;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
 
 use crate::release::{HistoryRecord, ItemRecord, ItemState, Release, ReleaseState, ResultRecord};
 
+pub use postgres::{Fence, PgStore, shown_url};
 pub use sqlite::SqliteStore;
 
 /// Store failures. The message names the database and what failed.
@@ -34,6 +37,15 @@ pub enum StoreError {
     Locked { path: String, lock: String, holder: String },
     #[error("cannot lock database {path}: {source}")]
     Lock { path: String, source: std::io::Error },
+    #[error("cannot connect to PostgreSQL {url}: {message}")]
+    PgOpen { url: String, message: String },
+    #[error("PostgreSQL: {0}")]
+    Pg(#[from] ::postgres::Error),
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
+    /// A write of a deposed leader: the leader row moved on since it took leadership.
+    #[error("refused: this replica led at epoch {epoch}, but the leader is now {holder:?} at epoch {current}")]
+    Fenced { epoch: i64, current: i64, holder: String },
 }
 
 /// One page of the release list: newest first, optionally filtered.

@@ -1,8 +1,8 @@
-//! Store round-trips, atomicity and migrations.
+//! SQLite-only store behaviour: the file lock, and migrations from older schemas. The rest of
+//! the store is tested once for both backends in `tests/store_suite.rs`.
 
 use super::*;
-use crate::probe::{Evidence, Status};
-use crate::release::{ItemState, ReleaseState};
+use crate::release::ReleaseState;
 use std::time::Duration;
 
 fn release(id: &str) -> Release {
@@ -20,147 +20,6 @@ fn release(id: &str) -> Release {
         closed_at: None,
         reason: None,
     }
-}
-
-fn result(rel: &str, probe: &str, at: DateTime<Utc>) -> ResultRecord {
-    ResultRecord {
-        release_id: rel.into(),
-        probe: probe.into(),
-        at,
-        status: Status::Pass,
-        evidence: Evidence { message: "ok".into(), ..Default::default() },
-    }
-}
-
-#[test]
-fn round_trip_survives_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub/shipwatch.db");
-    let r = release("api-1-0");
-    {
-        let s = SqliteStore::open(&path).unwrap();
-        let item = ItemRecord {
-            release_id: r.id.clone(),
-            item_id: "x".into(),
-            state: ItemState::Complete,
-            since: Utc::now(),
-            cause: crate::transition::Cause::Checklist,
-            evidence: None,
-            tracks: Default::default(),
-            ever_complete: true,
-            fresh_at: None,
-            stale_secs: 0.0,
-        };
-        s.apply(&Batch {
-            releases: vec![r.clone()],
-            items: vec![item],
-            results: vec![result(&r.id, "p", Utc::now())],
-            ..Default::default()
-        })
-        .unwrap();
-    }
-    let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.releases().unwrap(), vec![r.clone()]);
-    assert_eq!(s.items(&r.id).unwrap()[0].state, ItemState::Complete);
-    assert_eq!(s.results(&r.id, Some("p"), 10).unwrap().len(), 1);
-    assert_eq!(s.results(&r.id, Some("other"), 10).unwrap().len(), 0);
-}
-
-#[test]
-fn batch_is_all_or_nothing() {
-    let s = SqliteStore::memory().unwrap();
-    // Break the results table so the second statement of the batch fails.
-    s.conn().execute_batch("DROP TABLE results").unwrap();
-    let r = release("a");
-    let err = s.apply(&Batch { releases: vec![r], results: vec![result("a", "p", Utc::now())], ..Default::default() });
-    assert!(err.is_err());
-    assert!(s.releases().unwrap().is_empty(), "release row must roll back with the failed batch");
-}
-
-fn history(rel: &str, at: DateTime<Utc>) -> HistoryRecord {
-    use crate::release::State;
-    HistoryRecord {
-        release_id: rel.into(),
-        item_id: None,
-        at,
-        from: None,
-        to: State::Release(ReleaseState::Deployed),
-        cause: crate::transition::Cause::Started { planned: false },
-        message: "started".into(),
-    }
-}
-
-#[test]
-fn prune_and_order() {
-    let s = SqliteStore::memory().unwrap();
-    let now = Utc::now();
-    let old = now - chrono::Duration::days(40);
-    s.apply(&Batch {
-        results: vec![result("a", "p", old), result("a", "p", now), result("a", "q", now)],
-        ..Default::default()
-    })
-    .unwrap();
-    assert_eq!(s.prune(now - chrono::Duration::days(30)).unwrap().results, 1);
-    let rs = s.results("a", None, 10).unwrap();
-    assert_eq!(rs.iter().map(|r| r.probe.as_str()).collect::<Vec<_>>(), vec!["q", "p"], "newest first");
-    assert_eq!(s.results("a", None, 1).unwrap().len(), 1);
-}
-
-/// Retention reaches every table: closed releases (with items, results and history) past it,
-/// delivered keys and dead letters; an active release keeps its history however old.
-#[test]
-fn retention_prunes_every_table_but_spares_active_releases() {
-    let s = SqliteStore::memory().unwrap();
-    let now = Utc::now();
-    let old = now - chrono::Duration::days(40);
-    let mut closed = release("closed");
-    closed.state = ReleaseState::Verified;
-    closed.closed_at = Some(old);
-    let mut recent = release("recent");
-    recent.state = ReleaseState::Failed;
-    recent.closed_at = Some(now);
-    let active = release("active");
-    let item = |r: &str| ItemRecord {
-        release_id: r.into(),
-        item_id: "x".into(),
-        state: ItemState::Pending,
-        since: old,
-        cause: crate::transition::Cause::Created,
-        evidence: None,
-        tracks: Default::default(),
-        ever_complete: false,
-        fresh_at: None,
-        stale_secs: 0.0,
-    };
-    let mut dead = outbox_rec("dead", old);
-    dead.dead = true;
-    s.apply(&Batch {
-        releases: vec![closed, recent, active],
-        items: vec![item("closed"), item("active")],
-        results: vec![result("closed", "p", now)],
-        history: vec![history("closed", old), history("active", old), history("recent", old)],
-        outbox: vec![outbox_rec("delivered-long-ago", old), dead.clone(), outbox_rec("pending", now)],
-        ..Default::default()
-    })
-    .unwrap();
-    let ids: Vec<i64> = s.outbox().unwrap().iter().filter(|r| r.key != "pending").map(|r| r.id).collect();
-    let dead_id = s.outbox().unwrap().iter().find(|r| r.key == "dead").unwrap().id;
-    s.apply(&Batch {
-        delivered: vec![ids[0]],
-        outbox_updates: vec![crate::store::OutboxRecord { id: dead_id, ..dead }],
-        ..Default::default()
-    })
-    .unwrap();
-    s.conn().execute("UPDATE delivered SET at_ms = ?1", [old.timestamp_millis()]).unwrap();
-    let p = s.prune(now - chrono::Duration::days(30)).unwrap();
-    assert_eq!(p, Pruned { results: 1, releases: 1, history: 1, delivered: 1, dead_letters: 1 });
-    let left: Vec<String> = s.releases().unwrap().into_iter().map(|r| r.id).collect();
-    assert_eq!(left, vec!["recent", "active"]);
-    assert!(s.items("closed").unwrap().is_empty() && s.history("closed").unwrap().is_empty());
-    assert_eq!(s.history("active").unwrap().len(), 1, "an active release keeps its history");
-    assert_eq!(s.items("active").unwrap().len(), 1);
-    let keys: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.key).collect();
-    assert_eq!(keys, vec!["pending"], "the dead letter is gone, the pending row stays");
 }
 
 #[test]
@@ -219,75 +78,6 @@ fn schema_2_rows_get_typed_causes() {
     assert_eq!(s.release_page(&q).unwrap().len(), 1, "service and state were filled from the body");
     let pruned = s.prune("2026-02-01T00:00:00Z".parse().unwrap()).unwrap();
     assert_eq!(pruned.releases, 1, "closed_ms was filled from the body");
-}
-
-#[test]
-fn release_pages_are_newest_first_filtered_and_complete() {
-    let s = SqliteStore::memory().unwrap();
-    let mut b = Batch::default();
-    for n in 0..7 {
-        let mut r = release(&format!("r{n}"));
-        r.service = if n % 2 == 0 { "api".into() } else { "web".into() };
-        r.state = if n < 3 { ReleaseState::Failed } else { ReleaseState::Deployed };
-        b.releases.push(r);
-    }
-    s.apply(&b).unwrap();
-    // A later update keeps a release's position.
-    let mut r0 = release("r0");
-    r0.state = ReleaseState::Verified;
-    s.apply(&Batch { releases: vec![r0], ..Default::default() }).unwrap();
-    let page = |states: Vec<ReleaseState>, service: Option<&str>, limit, before| {
-        let q = ReleaseQuery { states, service: service.map(String::from), limit, before };
-        s.release_page(&q).unwrap()
-    };
-    let ids = |rows: &[(i64, Release)]| rows.iter().map(|(_, r)| r.id.clone()).collect::<Vec<_>>();
-    // Paging with the last row's position as the cursor visits every release once, in order.
-    let (mut seen, mut before) = (vec![], None);
-    loop {
-        let rows = page(vec![], None, 3, before);
-        if rows.is_empty() {
-            break;
-        }
-        seen.extend(ids(&rows));
-        before = rows.last().map(|(seq, _)| *seq);
-    }
-    assert_eq!(seen, ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]);
-    for (states, service, want) in [
-        (vec![ReleaseState::Deployed], None, vec!["r6", "r5", "r4", "r3"]),
-        (vec![ReleaseState::Failed, ReleaseState::Verified], None, vec!["r2", "r1", "r0"]),
-        (vec![], Some("web"), vec!["r5", "r3", "r1"]),
-        (vec![ReleaseState::Failed], Some("api"), vec!["r2"]),
-        (vec![ReleaseState::Planned], None, vec![]),
-        (vec![], Some("api' OR 1=1 --"), vec![]),
-    ] {
-        assert_eq!(ids(&page(states.clone(), service, 100, None)), want, "{states:?} {service:?}");
-    }
-}
-
-#[test]
-fn item_counts_count_stored_states() {
-    let s = SqliteStore::memory().unwrap();
-    let mut b = Batch { releases: vec![release("a")], ..Default::default() };
-    for (id, state) in [("x", ItemState::Complete), ("y", ItemState::Complete), ("z", ItemState::Manual)] {
-        let mut i = crate::transition::new_item("a", id, false, false, Utc::now());
-        i.state = state;
-        b.items.push(i);
-    }
-    s.apply(&b).unwrap();
-    let mut got = s.item_counts("a").unwrap();
-    got.sort_by_key(|(st, _)| st.as_str());
-    assert_eq!(got, vec![(ItemState::Complete, 2), (ItemState::Manual, 1)]);
-    assert_eq!(s.item_counts("nope").unwrap(), vec![]);
-}
-
-#[test]
-fn refuses_newer_schema() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("x.db");
-    drop(SqliteStore::open(&path).unwrap());
-    Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
-    let err = SqliteStore::open(&path).err().expect("must refuse");
-    assert!(err.to_string().contains("newer than this shipwatch"), "{err}");
 }
 
 fn outbox_rec(key: &str, next_at: DateTime<Utc>) -> crate::store::OutboxRecord {
@@ -352,38 +142,4 @@ fn the_rollback_hook_is_a_target_not_a_name() {
     drop(c);
     let targets: Vec<_> = s.outbox().unwrap().into_iter().map(|r| r.target).collect();
     assert_eq!(targets, vec![crate::store::Target::RollbackHook, crate::store::Target::Receiver]);
-}
-
-#[test]
-fn outbox_queues_once_and_never_requeues_delivered() {
-    let s = SqliteStore::memory().unwrap();
-    let now = Utc::now();
-    let later = now + chrono::Duration::seconds(60);
-    s.apply(&Batch {
-        outbox: vec![outbox_rec("k1", now), outbox_rec("k2", later), outbox_rec("k1", now)],
-        ..Default::default()
-    })
-    .unwrap();
-    assert_eq!(s.outbox().unwrap().len(), 2, "duplicate key queued once");
-    let due = s.outbox_due(now, 10).unwrap();
-    assert_eq!(due.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec!["k1"], "only due rows");
-    let mut failed = due[0].clone();
-    failed.attempts = 1;
-    failed.next_at = later;
-    failed.last_error = Some("HTTP 500".into());
-    s.apply(&Batch { outbox_updates: vec![failed.clone()], ..Default::default() }).unwrap();
-    assert!(s.outbox_due(now, 10).unwrap().is_empty(), "retry waits for next_at");
-    s.apply(&Batch { delivered: vec![failed.id], ..Default::default() }).unwrap();
-    s.apply(&Batch { outbox: vec![outbox_rec("k1", now)], ..Default::default() }).unwrap();
-    let keys: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.key).collect();
-    assert_eq!(keys, vec!["k2"], "a delivered key is never queued again");
-}
-
-#[test]
-fn state_blobs_round_trip() {
-    let s = SqliteStore::memory().unwrap();
-    assert_eq!(s.state_get("x").unwrap(), None);
-    s.apply(&Batch { state: vec![("x".into(), "1".into())], ..Default::default() }).unwrap();
-    s.apply(&Batch { state: vec![("x".into(), "2".into())], ..Default::default() }).unwrap();
-    assert_eq!(s.state_get("x").unwrap().as_deref(), Some("2"));
 }

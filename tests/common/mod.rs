@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod prom;
 pub mod raw;
 pub mod servers;
