@@ -2,7 +2,9 @@
 //! releases in several states (failing, regressed, verified, planned with people's ticks), and
 //! the DOM chromium builds from `/` and `/releases/{id}` must show the red items, their
 //! evidence, the window progress and the state *words*; screenshots at phone and desktop width
-//! must render. Without chromium the test is skipped, except under `CI=true` where it fails.
+//! must render. A `warn` item whose probe's target refuses every connection goes `unknown`: the
+//! overview says it can't be seen and the release page says since when and why, in amber.
+//! Without chromium the test is skipped, except under `CI=true` where it fails.
 
 mod common;
 
@@ -12,8 +14,9 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 
-/// Like `tests/fixtures/daemon.yaml`, but a 1h–2h window (releases stay active) and a secret in
-/// the health probe's URL that must never reach the page.
+/// Like `tests/fixtures/daemon.yaml`, but a 1h–2h window (releases stay active), a secret in
+/// the health probe's URL that must never reach the page, and a `warn` item whose probe asks a
+/// port nobody listens on (`__DEAD__`): unknown after 1 s, never blocking a verdict.
 const YAML: &str = r#"
 server: { listen: 127.0.0.1:0 }
 storage: { sqlite: ./shipwatch.db }
@@ -28,10 +31,16 @@ probes:
     http: { url: "http://127.0.0.1:__PORT__/version", expect: { json: { "$.version": "{{ release.version }}" } } }
     every: 200ms
     jitter: 0s
+  dead:
+    http: { url: "http://127.0.0.1:__DEAD__/healthz" }
+    every: 200ms
+    jitter: 0s
 items:
   run-post-deploy-smoke-tests-on-production: { probes: [health], pass: { consecutive: 2 }, fail: { consecutive: 2 } }
   "Confirm new version is running in production": { probes: [version] }
+  validate-critical-functionality-is-working: { probes: [dead], mode: warn, stale_after: 1s }
 "#;
+const BLIND: &str = "validate-critical-functionality-is-working";
 const SECRET: &str = "s3cret-page-key-42";
 const SMOKE_TEXT: &str = "Run post-deploy smoke tests on production";
 
@@ -107,7 +116,8 @@ async fn status_page_in_headless_chromium() {
         return;
     };
     let target = FakeTarget::start();
-    let fx = Fixture::new(YAML, target.port);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let fx = Fixture::new(&YAML.replace("__DEAD__", &dead.to_string()), target.port);
     let d = Daemon::start_with_env(&fx, &[("PAGE_SECRET", SECRET)]);
     let short = json!({"min": "1s", "max": "30s"});
 
@@ -137,6 +147,8 @@ async fn status_page_in_headless_chromium() {
     let (s, v) = d.post(&waive, &json!({"by": "bob", "reason": "dashboards moved to Grafana 11 next week"})).await;
     assert_eq!(s, 200, "{v}");
 
+    d.wait_item(&checkout, BLIND, "unknown", SOON).await;
+
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("profile");
 
@@ -159,6 +171,8 @@ async fn status_page_in_headless_chromium() {
         assert!(dom.contains(word), "state word {word:?} on the overview");
     }
     assert!(dom.contains(SMOKE_TEXT) && dom.contains("HTTP 500"), "red items named with why");
+    assert!(dom.contains("can't be seen: ") && !dom.contains("Nothing red"), "{dom}");
+    assert!(dom.contains("could not measure since"), "unknown items named with why: {dom}");
     assert!(!dom.contains(SECRET), "secret leaked into the overview");
     // Browsers get the page gzipped (Chromium above asked for it); other clients plain.
     let get = |gzip: bool| {
@@ -188,6 +202,11 @@ async fn status_page_in_headless_chromium() {
     assert!(li.contains("/healthz?key=&lt;redacted&gt;"), "resolved URL, secret masked: {li}");
     assert!(li.contains(r#"class="cell fail""#) && li.contains(">F</li>"), "result strip: {li}");
     assert!(li.contains("fails after 2 fails in a row"), "the rule in words: {li}");
+    assert!(li.contains("of the window"), "coverage: {li}");
+    let blind = item_li(&dom, BLIND);
+    assert!(blind.contains(r#"data-state="unknown""#) && blind.contains("could not measure since"), "{blind}");
+    assert!(blind.contains("warn: does not block the release"), "{blind}");
+    assert!(dom.contains("Can't be seen"), "can't-be-seen section");
     let version = item_li(&dom, VERSION);
     assert!(version.contains("✓") && version.contains(" complete") && version.contains(">P</li>"), "{version}");
     assert!(dom.contains("Needs attention"), "attention section");

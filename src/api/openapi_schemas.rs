@@ -12,10 +12,11 @@ pub(super) fn schemas() -> Value {
     let duration = json!({"type": "string", "description": "A duration like 500ms, 30s, 5m or 24h.",
         "examples": ["10m"]});
     let mut all = models(&ts, &ts_or_null, &duration);
-    let more = views(&ts, &ts_or_null, &duration);
     let map = all.as_object_mut().expect("an object");
-    for (k, v) in more.as_object().expect("an object") {
-        map.insert(k.clone(), v.clone());
+    for more in [views(&ts, &ts_or_null, &duration), report_parts(&ts)] {
+        for (k, v) in more.as_object().expect("an object") {
+            map.insert(k.clone(), v.clone());
+        }
     }
     all
 }
@@ -145,12 +146,10 @@ fn views(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
                 "message": { "type": "string", "description": "Includes who, for ticks and waivers." } } },
         "Report": { "type": "object", "required": ["release", "verdict", "counts", "items"], "properties": {
             "release": r("Release"), "verdict": r("ReleaseState"), "reason": nullable("string"),
+            "decided": { "oneOf": [r("Decision"), { "type": "null" }],
+                "description": "The person who gave the verdict, when a person did (the latest such change)." },
             "generated_at": ts, "counts": r("Counts"),
-            "items": array(json!({ "type": "object", "properties": {
-                "id": { "type": "string" }, "text": { "type": "string" }, "section": nullable("string"),
-                "state": r("ItemState"), "since": ts, "cause": r("Cause"),
-                "by": nullable("string"), "note": nullable("string"),
-                "evidence": nullable("string"), "automated": { "type": "boolean" } } })),
+            "items": array(r("ReportItem")),
             "regressions": array(json!({ "type": "object", "properties": {
                 "item": { "type": "string" }, "from": ts, "to": ts_or_null, "duration_s": { "type": "integer" } } })),
             "probes": array(json!({ "type": "object", "properties": {
@@ -162,4 +161,32 @@ fn views(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
             "item": nullable("string"), "action_item": nullable("string"), "attempts": { "type": "integer" },
             "created_at": ts, "next_at": ts, "last_error": nullable("string"), "dead": { "type": "boolean" } } },
     })
+}
+
+/// The report's item and person's-verdict schemas (their own `json!` calls: one would exceed
+/// the macro's recursion limit).
+fn report_parts(ts: &Value) -> Value {
+    let item = json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "text": { "type": "string" }, "section": nullable("string"),
+        "state": r("ItemState"), "since": ts, "cause": r("Cause"),
+        "by": nullable("string"), "note": nullable("string"),
+        "evidence": { "type": ["string", "null"],
+            "description": "The evidence that last changed its state (an unknown item's last good one, old)." },
+        "automated": { "type": "boolean" },
+        "mode": { "type": ["string", "null"], "enum": ["gate", "warn", "shadow", null],
+            "description": "How its binding counts; null for a manual item." },
+        "coverage": { "type": ["number", "null"], "minimum": 0, "maximum": 1,
+            "description": "Share of the window (to its close, or now) in which the item was measured \
+                (gate and warn items bound to probes, once deployed)." },
+        "min_coverage": nullable("number"),
+        "unmeasured": { "type": ["object", "null"], "description": "Why an unknown item could not be seen.",
+            "properties": { "since": ts,
+                "error": { "type": "string", "description": "The latest result message of its probes since then." } } } } });
+    let decision = json!({ "type": "object", "required": ["by", "at", "from", "to"], "properties": {
+        "by": { "type": "string" }, "note": nullable("string"), "at": ts,
+        "from": { "allOf": [r("ReleaseState")], "description": "The state it settled (e.g. inconclusive)." },
+        "to": r("ReleaseState"),
+        "from_reason": { "type": ["string", "null"],
+            "description": "Why the release was in `from` (e.g. why it was inconclusive)." } } });
+    json!({ "ReportItem": item, "Decision": decision })
 }

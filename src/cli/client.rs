@@ -8,11 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::table;
-use crate::release::ItemState;
 
 pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("static client settings")
@@ -148,13 +146,6 @@ pub async fn deploy(server: &str, id: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn secs(v: &Value) -> String {
-    match v.as_f64() {
-        Some(s) => humantime::format_duration(std::time::Duration::from_secs(s.max(0.0) as u64)).to_string(),
-        None => "-".into(),
-    }
-}
-
 pub async fn status(server: &str, id: Option<&str>, as_json: bool, list: &super::ListArgs) -> anyhow::Result<ExitCode> {
     let path = match id {
         Some(id) => api_path(&["releases", id])?,
@@ -180,92 +171,8 @@ pub async fn status(server: &str, id: Option<&str>, as_json: bool, list: &super:
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", render_status_colored(&v, id.is_some(), table::stdout_color()));
+    print!("{}", super::status::render_status_colored(&v, id.is_some(), table::stdout_color()));
     Ok(ExitCode::SUCCESS)
-}
-
-/// The human form of `status`, without colour.
-pub fn render_status(v: &Value, one: bool) -> String {
-    render_status_colored(v, one, false)
-}
-
-/// The `state` field of `v`, painted in its colour when `color` is on.
-fn state_cell(v: &Value, color: bool) -> String {
-    let s = v["state"].as_str().unwrap_or("");
-    table::paint(s, s, color)
-}
-
-/// The human form of `status`: a page of the release list, or one release with its items.
-pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
-    if !one {
-        let rows: Vec<Vec<String>> = v["releases"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| {
-                        let c = &r["counts"];
-                        vec![
-                            r["id"].as_str().unwrap_or("").into(),
-                            format!("{} {}", r["service"].as_str().unwrap_or(""), r["version"].as_str().unwrap_or("")),
-                            r["environment"].as_str().unwrap_or("").into(),
-                            state_cell(r, color),
-                            format!(
-                                "{}/{}/{}/{}",
-                                c["complete"],
-                                c["pending"],
-                                c["failing"].as_u64().unwrap_or(0) + c["regressed"].as_u64().unwrap_or(0),
-                                c["manual"]
-                            ),
-                            secs(&r["window"]["remaining_s"]),
-                        ]
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if rows.is_empty() {
-            return "no releases match; start one with: shipwatch release start --service S --version V\n".into();
-        }
-        let mut out = table::render(&["ID", "RELEASE", "ENV", "STATE", "DONE/PEND/RED/MANUAL", "LEFT"], &rows);
-        if let Some(next) = v["next_cursor"].as_str() {
-            out.push_str(&format!("more releases: add --cursor {next} (same filters) for the next page\n"));
-        }
-        return out;
-    }
-    let mut out = format!(
-        "{} {} {} ({}) — {}{}\n",
-        v["id"].as_str().unwrap_or(""),
-        v["service"].as_str().unwrap_or(""),
-        v["version"].as_str().unwrap_or(""),
-        v["environment"].as_str().unwrap_or(""),
-        state_cell(v, color),
-        v["reason"].as_str().map(|r| format!(": {r}")).unwrap_or_default()
-    );
-    out.push_str(&format!(
-        "window: {} elapsed, {} left\n\n",
-        secs(&v["window"]["elapsed_s"]),
-        secs(&v["window"]["remaining_s"])
-    ));
-    let rows: Vec<Vec<String>> = v["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|i| {
-                    i["automated"].as_bool() == Some(true)
-                        || ItemState::deserialize(&i["state"]).ok() != Some(ItemState::Manual)
-                })
-                .map(|i| {
-                    let ev = i["evidence"]["evidence"]["message"].as_str().or(i["note"].as_str()).unwrap_or("");
-                    vec![state_cell(i, color), i["id"].as_str().unwrap_or("").into(), ev.chars().take(70).collect()]
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.push_str(&table::render(&["STATE", "ITEM", "EVIDENCE"], &rows));
-    let manual = v["counts"]["manual"].as_u64().unwrap_or(0);
-    if manual > 0 {
-        out.push_str(&format!("\n{manual} manual items wait for a person (shipwatch tick ID ITEM --by NAME)\n"));
-    }
-    out
 }
 
 pub async fn tick(server: &str, id: &str, item: &str, by: &str, note: Option<String>) -> anyhow::Result<ExitCode> {
@@ -392,16 +299,5 @@ mod tests {
         let coloured = super::render_history("r", &v, true);
         assert!(coloured.contains("\x1b[32mcomplete\x1b[0m") && coloured.contains("\x1b[31mfailed"), "{coloured}");
         assert_eq!(super::render_history("r", &json!([]), false), "no history yet for r\n");
-    }
-
-    #[test]
-    fn status_colours_only_when_asked() {
-        let v = json!({"releases": [{"id": "a-1", "service": "a", "version": "1", "environment": "prod", "state": "failed",
-                        "counts": {"complete": 1, "pending": 0, "failing": 1, "regressed": 0, "manual": 3},
-                        "window": {"remaining_s": null}}], "next_cursor": "7"});
-        let plain = super::render_status_colored(&v, false, false);
-        assert!(!plain.contains('\x1b'), "{plain}");
-        assert!(plain.contains("a-1") && plain.contains("--cursor 7"), "{plain}");
-        assert!(super::render_status_colored(&v, false, true).contains("\x1b[31mfailed\x1b[0m"));
     }
 }

@@ -222,7 +222,7 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     };
     println!();
     let status: Value = http.get(format!("{api}/api/v1/releases/{id}")).send().await?.json().await?;
-    print!("{}", super::client::render_status(&status, true));
+    print!("{}", super::status::render_status(&status, true));
     println!();
     println!(
         "{} items stay manual on purpose: no probe can answer them (people, documents, meetings), e.g.",

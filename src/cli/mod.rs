@@ -6,6 +6,7 @@ mod demo;
 mod demo_stack;
 mod gate;
 mod junit;
+mod status;
 mod table;
 
 use std::path::PathBuf;

@@ -1,12 +1,13 @@
-//! `GET /`: the five-second view. Active releases red first (each red one names its red items
-//! and why), then the recently closed releases with their verdict.
+//! `GET /`: the five-second view. Active releases red first, then those that can't be seen
+//! (each names its red and unknown items and why), then the recently closed releases with their
+//! verdict (an inconclusive one with how to settle it).
 
 use maud::{Markup, html};
 
-use super::layout::{self, badge, counts, is_red, item_state, release_badge, when, window};
-use super::{Ctx, human};
+use super::layout::{self, badge, counts, is_red, is_unseen, item_state, release_badge, when, window};
+use super::{Ctx, human, seen};
 use crate::engine::ReleaseView;
-use crate::release::ItemState;
+use crate::release::{ItemState, ReleaseState};
 
 /// How many closed releases are listed.
 const CLOSED_SHOWN: usize = 20;
@@ -14,29 +15,15 @@ const CLOSED_SHOWN: usize = 20;
 /// The overview page. `detail(id)` gives a release with its items (for naming red items).
 pub(super) fn page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) -> Option<ReleaseView>) -> Markup {
     let mut active: Vec<&ReleaseView> = releases.iter().filter(|r| r.release.state.is_active()).collect();
-    // Red first; otherwise newest first (the engine's order, kept by the stable sort).
-    active.sort_by_key(|r| !is_red(r));
+    // Red first, then those that can't be seen; otherwise newest first (the engine's order,
+    // kept by the stable sort).
+    active.sort_by_key(|r| (!is_red(r), !is_unseen(r)));
     let mut closed: Vec<&ReleaseView> = releases.iter().filter(|r| !r.release.state.is_active()).collect();
     closed.sort_by_key(|r| std::cmp::Reverse(r.release.closed_at.unwrap_or(r.release.created_at)));
     closed.truncate(CLOSED_SHOWN);
-    let red = active.iter().filter(|r| is_red(r)).count();
-
     let body = html! {
         h1 { "Releases being watched" }
-        @if active.is_empty() {
-            p.summary.calm { "No release is being watched right now." }
-        } @else if red > 0 {
-            p.summary.alarm role="status" {
-                span.icon aria-hidden="true" { "✗" } " "
-                (red) " of " (active.len()) " watched release" (plural(active.len())) " need" (if red == 1 { "s" } else { "" })
-                " attention"
-            }
-        } @else {
-            p.summary.calm role="status" {
-                span.icon aria-hidden="true" { "✓" } " "
-                "Nothing red: " (active.len()) " release" (plural(active.len())) " watched, no failing or regressed items"
-            }
-        }
+        (summary(&active))
         @if !active.is_empty() {
             ul.cards {
                 @for r in &active {
@@ -62,16 +49,53 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The one line on top: red releases (alarm), else releases that can't be seen (amber), else
+/// calm. It never says "Nothing red" while a watched release has an `unknown` item.
+fn summary(active: &[&ReleaseView]) -> Markup {
+    let red = active.iter().filter(|r| is_red(r)).count();
+    let unseen = active.iter().filter(|r| is_unseen(r)).count();
+    let unknown: usize = active.iter().filter(|r| is_unseen(r)).map(|r| r.counts.unknown).sum();
+    // "1 release can't be seen: 2 items could not be measured"
+    let blind = format!(
+        "{unseen} release{} can't be seen: {unknown} item{} could not be measured",
+        plural(unseen),
+        plural(unknown)
+    );
+    html! {
+        @if active.is_empty() {
+            p.summary.calm { "No release is being watched right now." }
+        } @else if red > 0 {
+            p.summary.alarm role="status" {
+                span.icon aria-hidden="true" { "✗" } " "
+                (red) " of " (active.len()) " watched release" (plural(active.len())) " need" (if red == 1 { "s" } else { "" })
+                " attention"
+                @if unseen > 0 { span.also { " · " span.icon aria-hidden="true" { "⚠" } " " (blind) } }
+            }
+        } @else if unseen > 0 {
+            p.summary.unseen role="status" {
+                span.icon aria-hidden="true" { "⚠" } " " (blind)
+                " · nothing failing or regressed in " (active.len()) " watched release" (plural(active.len()))
+            }
+        } @else {
+            p.summary.calm role="status" {
+                span.icon aria-hidden="true" { "✓" } " "
+                "Nothing red: " (active.len()) " release" (plural(active.len())) " watched, no failing or regressed items"
+            }
+        }
+    }
+}
+
 /// One watched release.
 fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView>) -> Markup {
     let rel = &r.release;
     let href = format!("/releases/{}", rel.id);
-    let red_items: Vec<_> = if is_red(r) {
+    // Red and unknown items, named with why (the detail is read only for those releases).
+    let red_items: Vec<_> = if is_red(r) || is_unseen(r) {
         detail(&rel.id)
             .and_then(|d| d.items)
             .unwrap_or_default()
             .into_iter()
-            .filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed))
+            .filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed | ItemState::Unknown))
             .collect()
     } else {
         Vec::new()
@@ -86,12 +110,14 @@ fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView
             (window(r))
             (counts(&r.counts))
             @if !red_items.is_empty() {
-                ul.red-items aria-label="Failing and regressed items" {
+                ul.red-items aria-label="Failing, regressed and unknown items" {
                     @for i in &red_items {
                         li {
                             (badge(item_state(i.state))) " "
                             a href=(format!("{href}#item-{}", i.id)) { (ctx.s(&i.text)) }
-                            @if let Some(e) = &i.evidence {
+                            @if i.state == ItemState::Unknown {
+                                span.why { " — " (seen::unmeasured(ctx, i)) }
+                            } @else if let Some(e) = &i.evidence {
                                 span.why {
                                     " — "
                                     @if let Some(p) = &e.probe { b { (ctx.s(p)) } ": " }
@@ -133,6 +159,9 @@ fn closed_table(ctx: &Ctx, closed: &[&ReleaseView]) -> Markup {
                             td {
                                 (badge(layout::release_state(rel.state)))
                                 @if let Some(why) = &rel.reason { div.reason { (ctx.s(why)) } }
+                                @if rel.state == ReleaseState::Inconclusive {
+                                    div.reason { "settle it: " code { (seen::settle_command(ctx, &rel.id)) } }
+                                }
                             }
                             td {
                                 @if let Some(c) = rel.closed_at { (when(ctx, c)) }

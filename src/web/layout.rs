@@ -82,10 +82,18 @@ pub(super) fn is_red(r: &ReleaseView) -> bool {
     r.counts.failing + r.counts.regressed > 0 || r.release.state == ReleaseState::Failed
 }
 
-/// The accent of a release's card: `red` (needs a human), `done` (verified), `calm` (watching).
+/// A watched release with items nobody can currently see (`unknown`: could not be measured).
+pub(super) fn is_unseen(r: &ReleaseView) -> bool {
+    r.release.state.is_active() && r.counts.unknown > 0
+}
+
+/// The accent of a release's card: `red` (needs a human), `unknown` (amber: can't be seen, or
+/// closed inconclusive), `done` (verified), `calm` (watching).
 pub(super) fn tone(r: &ReleaseView) -> &'static str {
     if is_red(r) {
         "red"
+    } else if is_unseen(r) || r.release.state == ReleaseState::Inconclusive {
+        "unknown"
     } else if r.release.state == ReleaseState::Verified {
         "done"
     } else {
@@ -93,12 +101,14 @@ pub(super) fn tone(r: &ReleaseView) -> &'static str {
     }
 }
 
-/// The release's state badge, saying "attention" when a watched release has red items.
+/// The release's state badge, saying "needs attention" when a watched release has red items
+/// and "can't be seen" when it has `unknown` ones.
 pub(super) fn release_badge(r: &ReleaseView) -> Markup {
-    if r.release.state.is_active() && is_red(r) {
-        html! { (badge(release_state(r.release.state))) " " (badge(("!", "needs attention", "bad"))) }
-    } else {
-        badge(release_state(r.release.state))
+    let active = r.release.state.is_active();
+    html! {
+        (badge(release_state(r.release.state)))
+        @if active && is_red(r) { " " (badge(("!", "needs attention", "bad"))) }
+        @if is_unseen(r) { " " (badge(("⚠", "can't be seen", "unknown"))) }
     }
 }
 
@@ -133,11 +143,13 @@ pub(super) fn window(r: &ReleaseView) -> Markup {
     }
 }
 
-/// Item counts by state, each with its icon and word; zeros are dimmed, red ones stand out.
+/// Item counts by state, each with its icon and word; zeros are dimmed, red ones stand out,
+/// unknown ones (amber) and waived ones are shown only when there are some.
 pub(super) fn counts(c: &Counts) -> Markup {
     let rows = [
         (ItemState::Failing, c.failing),
         (ItemState::Regressed, c.regressed),
+        (ItemState::Unknown, c.unknown),
         (ItemState::Complete, c.complete),
         (ItemState::Pending, c.pending),
         (ItemState::Manual, c.manual),
@@ -147,7 +159,7 @@ pub(super) fn counts(c: &Counts) -> Markup {
         ul.counts aria-label="Items by state" {
             @for (state, n) in rows {
                 @let (icon, word, class) = item_state(state);
-                @if n > 0 || state != ItemState::Waived {
+                @if n > 0 || !matches!(state, ItemState::Waived | ItemState::Unknown) {
                     li class={ "count " (class) @if n == 0 { " zero" } } {
                         span.icon aria-hidden="true" { (icon) } " " b { (n) } " " (word)
                     }

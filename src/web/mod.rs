@@ -2,18 +2,27 @@
 //! JavaScript) that refreshes itself every 15 seconds. Pure rendering from the engine's views;
 //! the HTTP side (routes, the page cache, gzip, error status codes) is `api/pages.rs`.
 //!
-//! - [`index_page`] (`GET /`): every active release, red first, with its window progress and
-//!   item counts (and the red items named), then the recently closed releases with their verdict.
+//! - [`index_page`] (`GET /`): every active release, red first, then those with items that
+//!   can't be seen (`unknown`, amber), with its window progress and item counts (and the red and
+//!   unknown items named), then the recently closed releases with their verdict.
 //! - [`release_page`] (`GET /releases/{id}`): the team's checklist grouped by its own headings,
-//!   each item's state (icon *and* word), its evidence, a strip of recent results per probe, and
-//!   the items people ticked or waived.
+//!   each item's state (icon *and* word), its evidence (marked old when the item is unknown),
+//!   its coverage and mode, a strip of recent results per probe, and the items people ticked or
+//!   waived; an inconclusive release says how a person settles it.
 //!
 //! Every displayed string from evidence or config passes through the config's redactor (on top
 //! of the engine's own redaction), and maud escapes all of it.
 
+#[cfg(test)]
+mod fixtures;
 mod index;
+#[cfg(test)]
+mod index_tests;
 mod layout;
 mod release;
+#[cfg(test)]
+mod release_tests;
+mod seen;
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};

@@ -1,18 +1,21 @@
-//! `GET /releases/{id}`: one release. What needs attention first, then the team's checklist
-//! grouped by its own headings (levels kept), each item with its state, evidence and a strip of
-//! recent results per probe, then the items people ticked or waived.
+//! `GET /releases/{id}`: one release. How to settle it when inconclusive, what needs attention
+//! and what can't be seen first, then the team's checklist grouped by its own headings (levels
+//! kept), each item with its state, coverage, evidence (the last good one marked old when the
+//! item is unknown) and a strip of recent results per probe, then the items people ticked or
+//! waived.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::layout::{self, badge, counts, item_state, release_badge, when, window};
-use super::{Ctx, human};
+use super::{Ctx, human, seen};
 use crate::checklist::Checklist;
-use crate::config::{Binding, Config, PassRule};
+use crate::config::{Binding, Config, Mode, PassRule};
 use crate::engine::{ItemView, ReleaseView};
 use crate::probe::Status;
-use crate::release::{ItemEvidence, ItemState, ResultRecord};
+use crate::release::{ItemEvidence, ItemState, ReleaseState, ResultRecord};
 
 /// Results shown per probe strip.
 pub const STRIP: usize = 20;
@@ -37,6 +40,7 @@ pub(super) fn page(
     }
     let red: Vec<&ItemView> =
         items.iter().copied().filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed)).collect();
+    let unseen: Vec<&ItemView> = items.iter().copied().filter(|i| i.state == ItemState::Unknown).collect();
     let people: Vec<&ItemView> =
         items.iter().copied().filter(|i| i.by.is_some() || i.state == ItemState::Waived).collect();
     let open_manual = items.iter().filter(|i| i.state == ItemState::Manual).count();
@@ -49,7 +53,9 @@ pub(super) fn page(
         div class={ "release-head " (layout::tone(view)) } {
             h1 { (ctx.s(&rel.service)) " " span.version { (ctx.s(&rel.version)) } }
             p.head-line { span.env { (ctx.s(&rel.environment)) } " " (release_badge(view)) }
-            @if let Some(why) = &rel.reason { p.reason { (ctx.s(why)) } }
+            @if rel.state != ReleaseState::Inconclusive {
+                @if let Some(why) = &rel.reason { p.reason { (ctx.s(why)) } }
+            }
             (window(view))
             (counts(&view.counts))
             p.meta {
@@ -64,10 +70,17 @@ pub(super) fn page(
                 a href=(format!("/api/v1/releases/{}", rel.id)) { "release (JSON)" }
             }
         }
+        @if rel.state == ReleaseState::Inconclusive { (seen::settle(ctx, rel)) }
         @if !red.is_empty() {
             section.attention aria-labelledby="attention" {
                 h2 #attention { span.icon aria-hidden="true" { "✗" } " Needs attention" }
                 ul.items { @for i in &red { (item(i, false)) } }
+            }
+        }
+        @if !unseen.is_empty() {
+            section.unseen aria-labelledby="unseen" {
+                h2 #unseen { span.icon aria-hidden="true" { "⚠" } " Can't be seen" }
+                ul.items { @for i in &unseen { (item(i, false)) } }
             }
         }
         section.checklist aria-label="Checklist" {
@@ -152,12 +165,16 @@ fn item(
 ) -> Markup {
     let (_, word, class) = item_state(i.state);
     let person = i.by.as_deref().filter(|b| *b != "shipwatch");
-    let detailed = i.automated || person.is_some() || i.evidence.is_some() || i.state != ItemState::Manual;
+    // Shadow items stay manual, but their probes' results are shown.
+    let detailed =
+        i.automated || person.is_some() || i.evidence.is_some() || i.state != ItemState::Manual || !i.probes.is_empty();
+    let unknown = i.state == ItemState::Unknown;
     html! {
         li class={ "item " (class) } id=[anchor.then(|| format!("item-{}", i.id))] data-state=(word) {
             div.item-head {
                 (badge(item_state(i.state)))
                 " " span.text { (ctx.s(&i.text)) }
+                @if let Some(m) = seen::mode_mark(i.mode) { " " (m) }
                 @if !anchor { " " a.jump href=(format!("#item-{}", i.id)) { "in the checklist ↓" } }
             }
             @if detailed {
@@ -167,9 +184,11 @@ fn item(
                         @if let Some(p) = person { " · by " b { (ctx.s(p)) } }
                         @if let Some(n) = &i.note { @if !n.is_empty() { " · " q { (ctx.s(n)) } } }
                     }
+                    @if unknown { p.unmeasured-line { (seen::unmeasured(ctx, i)) } }
                     @if let Some(b) = b { (rule(ctx, b)) }
+                    @if let Some(c) = seen::coverage(i) { (c) }
                     @if let Some(e) = i.evidence.as_ref().filter(|e| e.probe.is_some() || person.is_none()) {
-                        (evidence(ctx, e))
+                        (evidence(ctx, e, unknown.then_some(i.fresh_at)))
                     }
                     @for p in &i.probes {
                         (strip(ctx, p, strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default()))
@@ -195,7 +214,12 @@ fn rule(ctx: &Ctx, b: &Binding) -> Markup {
         if b.fail.abort { " (and fails the release)" } else { "" }
     );
     html! {
-        @if !b.probes.is_empty() {
+        @if !b.probes.is_empty() && b.mode == Mode::Shadow {
+            p.rule {
+                "probes " @for (n, p) in b.probes.iter().enumerate() { @if n > 0 { ", " } code { (ctx.s(p)) } }
+                " · as a gate it " (pass) " and " (fail)
+            }
+        } @else if !b.probes.is_empty() {
             p.rule { "probes " @for (n, p) in b.probes.iter().enumerate() { @if n > 0 { ", " } code { (ctx.s(p)) } } " · " (pass) " · " (fail) }
         } @else if let Some(on) = b.on {
             p.rule { "action: ticks when " code { (on.as_str()) } " is delivered" }
@@ -203,11 +227,18 @@ fn rule(ctx: &Ctx, b: &Binding) -> Markup {
     }
 }
 
-/// The evidence that put the item in its state.
-fn evidence(ctx: &Ctx, e: &ItemEvidence) -> Markup {
+/// The evidence that put the item in its state. `old`: the item is `unknown` now, so this is
+/// its last good evidence (with when a probe last measured, if ever).
+fn evidence(ctx: &Ctx, e: &ItemEvidence, old: Option<Option<DateTime<Utc>>>) -> Markup {
     let ev = &e.evidence;
     html! {
-        div.evidence {
+        div class={ "evidence" @if old.is_some() { " old" } } {
+            @if let Some(last) = old {
+                p.old {
+                    "Last good evidence" @if let Some(t) = last { ", from " (when(ctx, t)) }
+                    " — old: nothing could be measured since"
+                }
+            }
             p.msg {
                 b { "Evidence" }
                 @if let Some(p) = &e.probe { " from " code { (ctx.s(p)) } }
