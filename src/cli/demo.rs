@@ -213,10 +213,11 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
         let mark = match ev.kind {
             EventKind::ItemCompleted | EventKind::ItemRecovered | EventKind::ReleaseVerified => "✓",
             EventKind::ItemFailing | EventKind::ItemRegressed | EventKind::ReleaseFailed => "✗",
+            EventKind::ItemUnknown | EventKind::ReleaseInconclusive => "?",
             _ => "·",
         };
         println!("[{t:5.1}s] {mark} {:<16} {}", ev.kind.as_str(), ev.message);
-        if matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed) {
+        if matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed | EventKind::ReleaseInconclusive) {
             break Some(ev.kind);
         }
     };
@@ -238,6 +239,10 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
         Some(EventKind::ReleaseVerified) => {
             println!("verdict: VERIFIED");
             ExitCode::SUCCESS
+        }
+        Some(EventKind::ReleaseInconclusive) => {
+            println!("verdict: INCONCLUSIVE (settle it: shipwatch verdict {id} --verified|--failed --by NAME)");
+            ExitCode::from(3)
         }
         Some(_) => {
             println!("verdict: FAILED");

@@ -105,7 +105,8 @@ pub(crate) fn route(
                 state: rel.items.get(id).map(|r| r.state.as_str().to_string()).unwrap_or_default(),
             })
         });
-        let verdict = matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed);
+        let verdict =
+            matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed | EventKind::ReleaseInconclusive);
         for (receiver, actions) in to {
             let key_base = format!(
                 "{}/{}/{}/{}/{receiver}",

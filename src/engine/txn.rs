@@ -213,8 +213,9 @@ fn route(inner: &Inner, cfg: &Config, rel: &Rel, now: DateTime<Utc>, fx: &mut Ef
         fx.routed = fx.events.len();
         return Ok(());
     }
-    let verdict =
-        fx.events[fx.routed..].iter().any(|e| matches!(e.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed));
+    let verdict = fx.events[fx.routed..].iter().any(|e| {
+        matches!(e.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed | EventKind::ReleaseInconclusive)
+    });
     let report = if verdict {
         let mut h = inner.store.history(&rel.release.id)?;
         h.extend(fx.history.iter().cloned());
