@@ -6,6 +6,7 @@ pub mod api;
 pub mod checklist;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod engine;

@@ -34,7 +34,7 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 
 pub async fn create(State(st): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
     let req: NewRelease = body(&bytes)?;
-    let engine = st.engine.clone();
+    let engine = st.engine.get();
     let view = tokio::task::spawn_blocking(move || engine.create_release(req))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -100,16 +100,16 @@ pub async fn list(
     q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = q.map_err(|e| unprocessable(format!("{e}; use ?state=&service=&limit=&cursor=")))?;
-    Ok(Json(st.engine.list(list_query(p)?).await?).into_response())
+    Ok(Json(st.engine.get().list(list_query(p)?).await?).into_response())
 }
 
 pub async fn get_release(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let json = st.engine.read(&id.clone(), move |e| e.release_json(&id)).await?;
+    let json = st.engine.get().read(&id.clone(), move |e| e.release_json(&id)).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 pub async fn deploy(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let engine = st.engine.clone();
+    let engine = st.engine.get();
     let v = tokio::task::spawn_blocking(move || engine.deploy(&id))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -117,7 +117,7 @@ pub async fn deploy(State(st): State<AppState>, Path(id): Path<String>) -> Resul
 }
 
 pub async fn checklist(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let md = st.engine.read(&id.clone(), move |e| e.checklist_md(&id)).await?;
+    let md = st.engine.get().read(&id.clone(), move |e| e.checklist_md(&id)).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
 }
 
@@ -147,11 +147,11 @@ pub async fn results(
             }
         },
     };
-    Ok(Json(st.engine.results(&id, q.probe.as_deref(), limit).await?).into_response())
+    Ok(Json(st.engine.get().results(&id, q.probe.as_deref(), limit).await?).into_response())
 }
 
 pub async fn history(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.engine.history(&id).await?).into_response())
+    Ok(Json(st.engine.get().history(&id).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -175,7 +175,7 @@ pub async fn tick(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let b: TickBody = body(&bytes)?;
-    let engine = st.engine.clone();
+    let engine = st.engine.get();
     let v = tokio::task::spawn_blocking(move || engine.tick(&id, &item, &b.by, b.note))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -206,7 +206,7 @@ pub async fn verdict(State(st): State<AppState>, Path(id): Path<String>, bytes: 
         Verdict::Verified => crate::release::ReleaseState::Verified,
         Verdict::Failed => crate::release::ReleaseState::Failed,
     };
-    let engine = st.engine.clone();
+    let engine = st.engine.get();
     let v = tokio::task::spawn_blocking(move || engine.verdict(&id, to, &b.by, b.note))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -219,7 +219,7 @@ pub async fn waive(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let b: WaiveBody = body(&bytes)?;
-    let engine = st.engine.clone();
+    let engine = st.engine.get();
     let v = tokio::task::spawn_blocking(move || engine.waive(&id, &item, &b.by, &b.reason))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -227,7 +227,7 @@ pub async fn waive(
 }
 
 pub async fn ready(State(st): State<AppState>) -> Response {
-    if st.engine.ready().await {
+    if st.engine.get().ready().await {
         (StatusCode::OK, "shipwatch is ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shipwatch is not ready: the store is not writable\n").into_response()
@@ -247,7 +247,7 @@ pub async fn report(
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}; use ?format=json|md")))?;
-    let report = st.engine.report(&id).await?;
+    let report = st.engine.get().report(&id).await?;
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(report).into_response()),
         Some("md") | Some("markdown") => {
@@ -260,7 +260,7 @@ pub async fn report(
 
 /// `GET /api/v1/outbox`: notifications waiting for delivery and dead letters.
 pub async fn outbox(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let rows = st.engine.outbox().await?;
+    let rows = st.engine.get().outbox().await?;
     Ok(Json(rows).into_response())
 }
 
@@ -270,12 +270,26 @@ pub async fn reload(State(st): State<AppState>) -> Result<Response, ApiError> {
     let Some(path) = st.config_path.clone() else {
         return Err(ApiError(StatusCode::CONFLICT, "this shipwatch was not started from a config file".into()));
     };
-    let engine = st.engine.clone();
+    let engine = st.engine.get();
     match tokio::task::spawn_blocking(move || engine.reload_from(&path)).await {
         Ok(Ok(())) => Ok((StatusCode::OK, "config reloaded\n").into_response()),
         Ok(Err(e)) => {
             Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("reload rejected, previous config kept: {e}")))
         }
         Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+/// `GET /api/v1/cluster`: the replicas, which one leads, since when, at which epoch; a single
+/// process on SQLite answers as a cluster of one that leads.
+pub async fn cluster(State(st): State<AppState>) -> Response {
+    match st.engine.cluster() {
+        Some(c) => Json(serde_json::json!({ "storage": "postgres", "cluster": c })).into_response(),
+        None => Json(serde_json::json!({
+            "storage": "sqlite",
+            "cluster": { "name": "standalone", "leader": null, "leader_url": null, "epoch": 0, "since": null,
+                         "leading": true, "replicas": [] }
+        }))
+        .into_response(),
     }
 }

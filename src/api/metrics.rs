@@ -135,10 +135,27 @@ fn state_registry(releases: &[ReleaseView], now: chrono::DateTime<chrono::Utc>) 
     reg
 }
 
+/// `shipwatch_leader` (1 when this replica leads; a single process always does) and
+/// `shipwatch_leader_epoch` (the lease's epoch; 0 without replicas).
+pub fn leadership(cluster: Option<&crate::engine::ClusterStatus>) -> String {
+    let mut reg = Registry::with_prefix("shipwatch");
+    let (leading, epoch) = cluster.map_or((true, 0), |c| (c.leading, c.epoch));
+    let leader: Gauge = Gauge::default();
+    leader.set(i64::from(leading));
+    let e: Gauge = Gauge::default();
+    e.set(epoch);
+    reg.register("leader", "1 when this replica leads (runs probes, timers, deliveries), else 0", leader);
+    reg.register("leader_epoch", "The leadership epoch this replica knows (0 without replicas)", e);
+    let mut out = String::new();
+    let _ = prometheus_text::encode(&mut out, &reg);
+    out
+}
+
 /// `GET /metrics`: Prometheus text format 0.0.4.
 pub async fn handler(State(st): State<AppState>) -> Response {
-    let e = &st.engine;
-    let body = exposition(&e.metrics(), &e.releases(), &e.coverage(), chrono::Utc::now());
+    let e = &st.engine.get();
+    let mut body = exposition(&e.metrics(), &e.releases(), &e.coverage(), chrono::Utc::now());
+    body.push_str(&leadership(st.engine.cluster().as_ref()));
     (StatusCode::OK, [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)], body).into_response()
 }
 

@@ -9,6 +9,7 @@
 //! `pages.rs`; `GET /metrics`: `metrics.rs`.
 
 mod fds;
+mod forward;
 mod guard;
 pub(crate) mod handlers;
 mod listen;
@@ -29,12 +30,12 @@ use serde_json::json;
 pub use guard::Limits;
 use guard::{MAX_BODY, MAX_HEAD, MAX_HEADERS, MAX_URI, PAGE_CSP};
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineCell, EngineError};
 
 /// Shared handler state.
 #[derive(Clone)]
 pub struct AppState {
-    pub engine: Engine,
+    pub engine: EngineCell,
     /// Needed for mutating calls, when set.
     pub token: Option<String>,
     /// Needed (or `token`) for reading, when set; and for mutating calls when `token` is not.
@@ -137,10 +138,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{id}/items/{item}/tick", post(handlers::tick))
         .route("/api/v1/releases/{id}/items/{item}/waive", post(handlers::waive))
         .route("/api/v1/releases/{id}/verdict", post(handlers::verdict))
+        .route_layer(middleware::from_fn_with_state(state.clone(), forward::to_leader))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard::json_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    let without_body = Router::new()
+    let deploy = Router::new()
         .route("/api/v1/releases/{id}/deploy", post(handlers::deploy))
+        .route_layer(middleware::from_fn_with_state(state.clone(), forward::to_leader))
+        .route_layer(middleware::from_fn(guard::no_body))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    // Each replica reloads its own config file: never forwarded.
+    let without_body = Router::new()
         .route("/-/reload", post(handlers::reload))
         .route_layer(middleware::from_fn(guard::no_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
@@ -152,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{id}/history", get(handlers::history))
         .route("/api/v1/releases/{id}/report", get(handlers::report))
         .route("/api/v1/outbox", get(handlers::outbox))
+        .route("/api/v1/cluster", get(handlers::cluster))
         .route("/", get(pages::index))
         .route("/releases/{id}", get(pages::release))
         .route("/metrics", get(metrics::handler))
@@ -163,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .route("/-/ready", get(handlers::ready))
         .merge(reading)
         .merge(with_body)
+        .merge(deploy)
         .merge(without_body)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/releases".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -64,8 +64,12 @@ fn takes_gzip(headers: &HeaderMap) -> bool {
 
 /// `GET /`: every release, red first.
 pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let ctx = Ctx::new(st.engine.config().redactor.clone(), Utc::now());
-    let key = PageKey { state_rev: st.engine.state_rev(), config: st.engine.config(), second: ctx.now().timestamp() };
+    let ctx = Ctx::new(st.engine.get().config().redactor.clone(), Utc::now());
+    let key = PageKey {
+        state_rev: st.engine.get().state_rev(),
+        config: st.engine.get().config(),
+        second: ctx.now().timestamp(),
+    };
     let cached = {
         let cache = crate::sync::lock(&st.pages.index, "page cache");
         cache.as_ref().filter(|(k, _)| *k == key).map(|(_, r)| r.clone())
@@ -73,7 +77,7 @@ pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let page = match cached {
         Some(r) => r,
         None => {
-            let engine = st.engine.clone();
+            let engine = st.engine.get();
             // Named red items come from the detailed views (in memory, no store reads).
             let html = web::index_page(&ctx, &engine.releases(), |id| engine.release(id).ok()).into_string();
             let r = Rendered { plain: Bytes::from(html), gzip: Default::default() };
@@ -92,8 +96,8 @@ pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Response {
 
 /// `GET /releases/{id}`: one release's checklist with evidence.
 pub async fn release(State(st): State<AppState>, Path(id): Path<String>) -> Response {
-    let ctx = Ctx::new(st.engine.config().redactor.clone(), Utc::now());
-    let engine = st.engine.clone();
+    let ctx = Ctx::new(st.engine.get().config().redactor.clone(), Utc::now());
+    let engine = st.engine.get();
     // Recent results are read from the store (blocking SQLite): off the async workers.
     let page = tokio::task::spawn_blocking(move || -> Result<Markup, EngineError> {
         let view = engine.release(&id)?;

@@ -173,7 +173,7 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     println!("  config         : {}  (window min 20s, max 40s)", path.display());
     println!("  automated items: {} of {}", cfg.items.len(), cfg.checklist.items.len());
     println!();
-    let mut events = daemon.engine.subscribe();
+    let mut events = daemon.engine.get().subscribe();
     let http = reqwest::Client::new();
     let created: Value = http
         .post(format!("{api}/api/v1/releases"))

@@ -113,6 +113,14 @@ pub struct Postgres {
     /// Connections in the pool (default 8).
     #[serde(default = "default_pool")]
     pub pool: u32,
+    /// The leadership lease (default 10s): a leader renews it every third; a follower takes
+    /// it over once it has expired; a leader that cannot renew stops probing before that.
+    #[serde(default = "default_lease")]
+    pub lease: Dur,
+}
+
+fn default_lease() -> Dur {
+    Dur(Duration::from_secs(10))
 }
 
 fn default_pool() -> u32 {

@@ -5,6 +5,7 @@
 //! is written to the store (one transaction) *before* it becomes visible in memory or is
 //! announced as an event, so a crash never shows a state that was not stored.
 
+mod cell;
 mod deliver;
 mod judge;
 mod keeper;
@@ -34,6 +35,7 @@ use crate::probe::Runtime;
 use crate::release::{ItemRecord, Release, ResultRecord};
 use crate::store::{Store, StoreError};
 
+pub use cell::{ClusterStatus, EngineCell, Replica};
 pub use list::{Cursor, DEFAULT_LIMIT, ListQuery, MAX_LIMIT, Page};
 pub use ops::NewRelease;
 pub use view::{Counts, ItemCoverage, ItemView, ReleaseView, WindowView};
@@ -98,6 +100,8 @@ pub(crate) struct Inner {
     outbox_wake: tokio::sync::Notify,
     /// The address the API is bound to (links in notifications).
     bound: RwLock<Option<String>>,
+    /// Only follows a leader replica: reads the store, runs nothing.
+    follower: AtomicBool,
 }
 
 /// A handle to the running engine; cheap to clone.
@@ -107,6 +111,62 @@ pub struct Engine(pub(crate) Arc<Inner>);
 impl Engine {
     /// Load state from `store` and start watching every active release.
     pub fn start(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
+        let (engine, results) = Engine::build(config, store)?;
+        engine.recover()?;
+        record::spawn(&engine.0, results);
+        runner::spawn_housekeeping(&engine.0);
+        deliver::spawn(&engine.0);
+        keeper::spawn(&engine.0);
+        Ok(engine)
+    }
+
+    /// A follower's engine (a replica that does not lead): it reads what the leader stored
+    /// ([`Engine::refresh`]) and serves it, and runs nothing — no probes, timers, recorder,
+    /// deliveries or keeper. Its writes are refused by the store's fence.
+    pub fn follower(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
+        let (engine, _results) = Engine::build(config, store)?;
+        engine.0.follower.store(true, Ordering::Relaxed);
+        // Unreadable now: it serves nothing until a later refresh works.
+        if let Err(e) = engine.refresh() {
+            tracing::warn!(error = %e, "follower: cannot read the store yet");
+        }
+        Ok(engine)
+    }
+
+    /// Whether this engine only follows (see [`Engine::follower`]).
+    pub fn is_follower(&self) -> bool {
+        self.0.follower.load(Ordering::Relaxed)
+    }
+
+    /// Replace what readers see with what is stored now (a follower, every fraction of the
+    /// lease): active releases and those closed within `storage.keep_closed`.
+    pub fn refresh(&self) -> Result<(), EngineError> {
+        let inner = &self.0;
+        let cfg = inner.config();
+        let since = inner.clock.now() - ops::chrono_of(cfg.storage.keep_closed.0);
+        let mut fresh = BTreeMap::new();
+        for release in inner.store.releases_recent(since)? {
+            let rel = inner.rel_of(release)?;
+            fresh.insert(rel.release.id.clone(), rel);
+        }
+        let mut work = inner.work();
+        let changed = fresh.len() != work.len()
+            || fresh.iter().any(|(id, r)| work.get(id).is_none_or(|w| w.release != r.release || w.items != r.items));
+        *crate::sync::write(&inner.published, "published") =
+            fresh.iter().map(|(id, r)| (id.clone(), Arc::new(r.clone()))).collect();
+        *work = fresh;
+        drop(work);
+        if changed {
+            inner.state_rev.fetch_add(1, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// The engine's parts, nothing started.
+    fn build(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+    ) -> Result<(Engine, tokio::sync::mpsc::Receiver<record::Recorded>), EngineError> {
         let sources = crate::probe::source::build_all(&config.sources, &config.dir())
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let rt = Runtime::with_sources(config.redactor.clone(), sources);
@@ -132,14 +192,9 @@ impl Engine {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             outbox_wake: tokio::sync::Notify::new(),
             bound: RwLock::new(None),
+            follower: AtomicBool::new(false),
         });
-        let engine = Engine(inner);
-        engine.recover()?;
-        record::spawn(&engine.0, results);
-        runner::spawn_housekeeping(&engine.0);
-        deliver::spawn(&engine.0);
-        keeper::spawn(&engine.0);
-        Ok(engine)
+        Ok((Engine(inner), results))
     }
 
     /// Subscribe to events (notifiers, the demo's live view).

@@ -147,7 +147,7 @@ impl Inner {
     }
 
     /// `release` with its stored items and each probe's latest result.
-    fn rel_of(&self, release: crate::release::Release) -> Result<Rel, EngineError> {
+    pub(crate) fn rel_of(&self, release: crate::release::Release) -> Result<Rel, EngineError> {
         let items = self.store.items(&release.id)?.into_iter().map(|i| (i.item_id.clone(), Arc::new(i))).collect();
         let last =
             self.store.latest_results(&release.id)?.into_iter().map(|r| (r.probe.clone(), Arc::new(r))).collect();

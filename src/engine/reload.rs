@@ -19,6 +19,13 @@ impl Engine {
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let config = Arc::new(config);
         let rt = Runtime::with_sources(config.redactor.clone(), sources);
+        if self.is_follower() {
+            // A follower writes nothing: it takes the config for when it leads, and shows the
+            // leader's state (rebound items appear once the leader reloads too).
+            inner.swap_config(config, rt);
+            tracing::info!("config reloaded (follower: used from the next takeover)");
+            return Ok(());
+        }
         let mut txn = inner.txn();
         txn.reload(config.clone(), rt);
         let now = txn.now;
