@@ -27,6 +27,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("post", "/api/v1/releases/{id}/items/{item}/tick"),
     ("post", "/api/v1/releases/{id}/items/{item}/waive"),
     ("get", "/api/v1/outbox"),
+    ("get", "/api/v1/cluster"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/"),
     ("get", "/releases/{id}"),

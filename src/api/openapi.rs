@@ -244,6 +244,12 @@ fn paths() -> Value {
                 with(vec![("200", json_resp("The item.", r("ItemView"))), not_found()], bad_body()),
                 json!({ "requestBody": body("WaiveBody",
                     json!({"by": "dave", "reason": "no schema change in this release"})) }))) },
+        "/api/v1/cluster": {
+            "get": op("getCluster", "ops",
+                "The replicas (on PostgreSQL), which one leads, since when and at which epoch; a single \
+                 process on SQLite answers as a cluster of one that leads. Writes sent to a follower are \
+                 forwarded to the leader (503 with Retry-After while no replica leads).",
+                vec![("200", json_resp("The cluster.", r("Cluster")))], json!({})) },
         "/api/v1/outbox": {
             "get": op("listOutbox", "notifications", "Notifications waiting for delivery, and dead letters.",
                 vec![("200", json_resp("Outbox rows.", array(r("OutboxEntry")))),

@@ -78,6 +78,16 @@ fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
 /// Views, history, reports and the outbox.
 fn views(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
     json!({
+        "Cluster": { "type": "object", "required": ["storage", "cluster"], "properties": {
+            "storage": { "type": "string", "enum": ["sqlite", "postgres"] },
+            "cluster": { "type": "object", "required": ["name", "epoch", "leading", "replicas"], "properties": {
+                "name": { "type": "string", "description": "This replica." },
+                "leader": nullable("string"), "leader_url": nullable("string"),
+                "epoch": { "type": "integer", "description": "Bumped at every takeover." },
+                "since": ts_or_null, "leading": { "type": "boolean" },
+                "replicas": array(json!({ "type": "object", "properties": {
+                    "name": { "type": "string" }, "url": { "type": "string" }, "leader": { "type": "boolean" },
+                    "seen_at": ts } })) } } } },
         "ReleasePage": { "type": "object", "required": ["releases"], "properties": {
             "releases": array(r("ReleaseView")),
             "next_cursor": { "type": "string",
