@@ -153,6 +153,8 @@ async fn a_deposed_leaders_write_is_refused_by_the_epoch() {
         new.fence(Some(Fence { holder: "new".into(), epoch: e2 }));
         let err = old.apply(&Batch { state: vec![("k".into(), "stale".into())], ..Default::default() }).unwrap_err();
         assert!(matches!(err, StoreError::Fenced { epoch, current, .. } if epoch == e1 && current == e2), "{err}");
+        assert!(matches!(old.check_writable(), Err(StoreError::Fenced { .. })), "nor deliver anything");
+        new.check_writable().unwrap();
         assert_eq!(lease::step(&mut c, "old", "http://old", Some(e1), 300).unwrap(), Step::Lost);
         new.apply(&Batch { state: vec![("k".into(), "new".into())], ..Default::default() }).unwrap();
         assert_eq!(new.state_get("k").unwrap().as_deref(), Some("new"), "the stale write never landed");

@@ -27,9 +27,14 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
     let token = inner.shutdown.clone();
     inner.clone().tracker.spawn(async move {
         loop {
+            // Only a writer may deliver: a deposed leader (its writes fenced) sends nothing more.
             let due = {
                 let i = inner.clone();
-                tokio::task::spawn_blocking(move || i.store.outbox_due(i.clock.now(), 32)).await
+                tokio::task::spawn_blocking(move || {
+                    i.store.check_writable()?;
+                    i.store.outbox_due(i.clock.now(), 32)
+                })
+                .await
             };
             match due {
                 Ok(Ok(rows)) if !rows.is_empty() => {
@@ -40,6 +45,14 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
                     tokio::select! {
                         _ = token.cancelled() => return,
                         _ = async { while set.join_next().await.is_some() {} } => {}
+                    }
+                    continue;
+                }
+                Ok(Err(e @ crate::store::StoreError::Fenced { .. })) => {
+                    tracing::warn!(error = %e, "not delivering: deposed");
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                     continue;
                 }

@@ -32,7 +32,8 @@ pub(crate) const IN_FLIGHT: usize = 1024;
 pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
     inner.stop_release(id);
     let cfg = inner.config();
-    let Some(release) = inner.state().get(id).map(|r| r.release.clone()) else { return };
+    let Some(rel) = inner.state().get(id).cloned() else { return };
+    let release = rel.release.clone();
     if !release.state.is_active() {
         return;
     }
@@ -58,6 +59,7 @@ pub(crate) fn start_release(inner: &Arc<Inner>, id: &str) {
     for name in probes {
         let Some(def) = cfg.probes.get(name) else { continue };
         let task = ProbeTask {
+            last: rel.last.get(name.as_str()).map(|r| r.at),
             inner: inner.clone(),
             rt: inner.rt(),
             release: id.to_string(),
@@ -81,6 +83,8 @@ struct ProbeTask {
     def: ProbeDef,
     ctx: RunContext,
     anchor: DateTime<Utc>,
+    /// When its last stored result was taken (a restart or takeover resumes from there).
+    last: Option<DateTime<Utc>>,
 }
 
 impl ProbeTask {
@@ -88,10 +92,16 @@ impl ProbeTask {
         let clock = self.inner.clock;
         let delay = chrono::Duration::from_std(self.def.initial_delay).unwrap_or_default();
         let jitter = chrono::Duration::from_std(random_jitter(self.def.jitter)).unwrap_or_default();
-        let mut next = (self.anchor + delay).max(clock.now()) + jitter;
-        if let Schedule::Cron { .. } = self.def.schedule {
-            next = self.def.schedule.next_after(next).unwrap_or(next);
-        }
+        let mut next = match &self.def.schedule {
+            Schedule::Every(every) => {
+                let spread = random_jitter((*every).min(crate::schedule::RESUME_SPREAD));
+                crate::schedule::resume_at(*every, self.anchor + delay, self.last, clock.now(), spread) + jitter
+            }
+            s @ Schedule::Cron { .. } => {
+                let at = (self.anchor + delay).max(clock.now()) + jitter;
+                s.next_after(at).unwrap_or(at)
+            }
+        };
         let metrics = self.inner.metrics.probe(&self.def.name, self.def.kind.name());
         loop {
             tokio::select! {

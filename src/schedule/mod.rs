@@ -84,6 +84,27 @@ pub fn default_jitter(interval: Duration) -> Duration {
 }
 
 /// A random offset in `[0, bound)`.
+/// Most a probe overdue at a (re)start waits for its spread-out first run.
+pub const RESUME_SPREAD: Duration = Duration::from_secs(30);
+
+/// The first run of an `every` probe whose last stored result was at `last`, when its task
+/// (re)starts at `now` (a restart, a takeover, a reload): one interval after that result, or,
+/// when that is past, within `spread` (a share of it chosen by the caller, at random) of now, so
+/// thousands of overdue probes do not all run at once. Never before `due` (the deploy plus
+/// `initial_delay`). Without a stored result: `due`, or now if that is past.
+pub fn resume_at(
+    every: Duration,
+    due: DateTime<Utc>,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    spread: Duration,
+) -> DateTime<Utc> {
+    let Some(last) = last else { return due.max(now) };
+    let next = last + chrono::Duration::from_std(every).unwrap_or_default();
+    let at = if next >= now { next } else { now + chrono::Duration::from_std(spread).unwrap_or_default() };
+    at.max(due)
+}
+
 pub fn random_jitter(bound: Duration) -> Duration {
     if bound.is_zero() {
         return Duration::ZERO;
@@ -176,5 +197,21 @@ mod tests {
             assert!(random_jitter(Duration::from_millis(10)) < Duration::from_millis(10));
         }
         assert_eq!(random_jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn resume_at_continues_from_the_last_result_and_spreads_overdue_runs() {
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let every = Duration::from_secs(10);
+        let spread = Duration::from_secs(3);
+        for (name, due, last, now, want) in [
+            ("no result yet: at the deploy", t(0), None, t(-5), t(0)),
+            ("no result, deploy past: now", t(0), None, t(7), t(7)),
+            ("one interval after the last result", t(0), Some(t(100)), t(104), t(110)),
+            ("overdue: now plus its spread", t(0), Some(t(100)), t(150), t(153)),
+            ("never before the initial delay", t(200), Some(t(100)), t(150), t(200)),
+        ] {
+            assert_eq!(resume_at(every, due, last, now, spread), want, "{name}");
+        }
     }
 }

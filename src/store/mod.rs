@@ -201,4 +201,10 @@ pub trait Store: Send + Sync + 'static {
     fn outbox_stats(&self) -> Result<(usize, Option<DateTime<Utc>>), StoreError>;
     /// Small named state blobs (notifier state such as alerts sent to Alertmanager).
     fn state_get(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Whether this process may write now: always with SQLite; with PostgreSQL, the leader
+    /// row still names this replica and its epoch (checked before side effects such as a
+    /// delivery, so a deposed leader sends nothing more).
+    fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

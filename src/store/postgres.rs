@@ -330,6 +330,15 @@ impl Store for PgStore {
         Ok(c.query_opt("SELECT value FROM state WHERE name = $1", &[&name])?.map(|r| r.get(0)))
     }
 
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let Some(f) = self.fenced() else { return Ok(()) };
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        check_fence(&mut tx, &f)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn()?;
         c.query_one("SELECT 1", &[])?;
