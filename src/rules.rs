@@ -174,6 +174,13 @@ pub fn decide_item(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> 
         // Action items (`on: EVENT`) tick on their event, never by rule.
         return None;
     }
+    // An unknown item leaves by the rules only once measured again: errors keep the streaks
+    // they interrupted, which must not tick it back while it still cannot be measured.
+    if item.state == Unknown
+        && item.fresh_at.is_none_or(|f| (now - f).to_std().unwrap_or_default() > binding.stale_after)
+    {
+        return None;
+    }
     if let Some(why) = fail_met(binding, item) {
         return matches!(item.state, Pending | Complete | Unknown).then_some((Met::Fail, why));
     }

@@ -121,6 +121,18 @@ fn item_rules_table() {
             vec![Complete, Complete, Complete, Unknown],
         ),
         (
+            "errors keep it unknown (the old pass streak does not tick it)",
+            binding(PassRule::Consecutive(1), 3),
+            "PEEEEE",
+            vec![Complete, Complete, Complete, Unknown, Unknown, Unknown],
+        ),
+        (
+            "sustained: errors keep it unknown",
+            binding(PassRule::Sustained(Duration::from_secs(5)), 3),
+            "PPEEEEE",
+            vec![Pending, Complete, Complete, Complete, Unknown, Unknown, Unknown],
+        ),
+        (
             "pending goes unknown",
             binding(PassRule::Consecutive(1), 3),
             "EEEE",

@@ -22,6 +22,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_shipwatch");
 /// A config with one HTTP probe every 300 ms bound to [`ITEM`] (stale after 2 s), and, with
 /// `am`, an Alertmanager receiver subscribed to `release.failed` (so to `release.inconclusive`).
 fn fixture(target: u16, am: Option<&str>, min_coverage: f64) -> Fixture {
+    let route = if am.is_some() { ", notify: [oncall]" } else { "" };
     let (source, notify) = match am {
         Some(url) => (
             format!("sources:\n  am: {{ alertmanager: {{ url: \"{url}\" }} }}\n"),
@@ -35,7 +36,7 @@ fn fixture(target: u16, am: Option<&str>, min_coverage: f64) -> Fixture {
          {source}{notify}\
          coverage: {{ min_coverage: {min_coverage} }}\n\
          probes:\n  smoke: {{ http: {{ url: \"http://127.0.0.1:{target}/healthz\" }}, every: 300ms, jitter: 0s }}\n\
-         items:\n  {ITEM}: {{ probes: [smoke], stale_after: 2s }}\n"
+         items:\n  {ITEM}: {{ probes: [smoke], stale_after: 2s{route} }}\n"
     );
     Fixture::new(&yaml, 0)
 }
@@ -84,6 +85,14 @@ async fn a_target_killed_after_its_item_completed_makes_the_release_inconclusive
     let message = to_unknown["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("could not measure since "), "{to_unknown}");
     assert!(message.contains("refused") || message.contains("connect"), "names the last error: {message}");
+
+    // item.unknown goes to the item's notify: like item.failing: on-call sees it at once.
+    let unknown = wait_for("ShipwatchUnknown in Alertmanager", Duration::from_secs(30), || async {
+        let a = am.alerts("ShipwatchUnknown").await;
+        if a.is_empty() { Err("none yet".to_string()) } else { Ok(a) }
+    })
+    .await;
+    assert_eq!(unknown[0]["labels"]["item"], ITEM, "{unknown:?}");
 
     let rel = d.wait_release(&id, "inconclusive", Duration::from_secs(30)).await;
     let reason = rel["reason"].as_str().unwrap();

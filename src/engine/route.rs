@@ -1,5 +1,5 @@
 //! Routing: which receivers hear about an event. An item's `notify:` gets its
-//! `item.failing` / `item.regressed` / `item.recovered`; a receiver's `events:` subscribes it to
+//! `item.failing` / `item.regressed` / `item.recovered` / `item.unknown`; a receiver's `events:` subscribes it to
 //! those events for every release; an `on: EVENT` item with `notify:` is an action whose
 //! notification ticks it once delivered. Each notification carries an idempotency key derived
 //! from the event, so replaying the same event never queues it twice.
@@ -77,7 +77,10 @@ pub(crate) fn route(
         // receiver → action items to tick on delivery
         let mut to: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         if let Some(item) = ev.item.as_deref()
-            && matches!(ev.kind, EventKind::ItemFailing | EventKind::ItemRegressed | EventKind::ItemRecovered)
+            && matches!(
+                ev.kind,
+                EventKind::ItemFailing | EventKind::ItemRegressed | EventKind::ItemRecovered | EventKind::ItemUnknown
+            )
             && let Some(b) = cfg.items.get(item)
         {
             for r in &b.notify {
