@@ -125,7 +125,10 @@ async fn failover_figures() {
         takeovers.push(killed.elapsed().as_secs_f64());
         ds[lead] = Some(Daemon::start(&fx));
     }
-    let (lead, _) = cluster_of(&ds).await.unwrap();
+    let (lead, _) = wait_for("a leader", Duration::from_secs(60), || async {
+        cluster_of(&ds).await.ok_or_else(|| "no agreed leader".to_string())
+    })
+    .await;
     let leader = ds[lead].as_ref().unwrap();
     let mut lost_ticks = 0;
     for id in &acked {
