@@ -162,3 +162,60 @@ async fn a_deposed_leaders_write_is_refused_by_the_epoch() {
     .await
     .unwrap();
 }
+
+/// Partition: the leader's database role is disabled and its connections killed
+/// (`pg_terminate_backend`). It cannot renew, so it steps down — and stops probing — within the
+/// lease; the other replica takes over at a higher epoch and probes in its place. Each replica
+/// probes its own target here, so the targets' hit counters tell who probes.
+#[tokio::test]
+async fn a_leader_cut_off_from_the_database_stops_probing_within_the_lease() {
+    let Some(url) = database().await else { return };
+    let admin = url.clone();
+    tokio::task::spawn_blocking(move || {
+        Pg::client(&admin).batch_execute("CREATE ROLE r1 LOGIN SUPERUSER; CREATE ROLE r2 LOGIN SUPERUSER;").unwrap()
+    })
+    .await
+    .unwrap();
+    let as_role = |r: &str| url.replace("user=postgres", &format!("user={r}"));
+    let (a, b) = (FakeTarget::start(), FakeTarget::start());
+    let (fa, fb) = (fixture(&as_role("r1"), a.port), fixture(&as_role("r2"), b.port));
+    let r1 = Daemon::start(&fa);
+    let (_, epoch) = leader_of(&[&r1]).await;
+    let r2 = Daemon::start(&fb);
+    leader_of(&[&r1, &r2]).await;
+    let (code, rel) = r2.post("/api/v1/releases", &json!({"service": "api", "version": "3.0"})).await;
+    assert_eq!(code, 201, "{rel}");
+    let id = rel["id"].as_str().unwrap().to_string();
+    r2.wait_item(&id, SMOKE, "complete", Duration::from_secs(20)).await;
+    assert!(a.hits() > 0 && b.hits() == 0, "only the leader probes: {} vs {}", a.hits(), b.hits());
+
+    let admin = url.clone();
+    tokio::task::spawn_blocking(move || {
+        Pg::client(&admin)
+            .batch_execute(
+                "ALTER ROLE r1 NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'r1';",
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let cut = std::time::Instant::now();
+    wait_for("the cut-off leader to step down", Duration::from_secs(20), || async {
+        let c = r1.get_json("/api/v1/cluster").await;
+        if c["cluster"]["leading"] == false { Ok(()) } else { Err(c.to_string()) }
+    })
+    .await;
+    let stepped_down = cut.elapsed();
+    assert!(stepped_down < Duration::from_secs(10), "steps down within the lease (2 s) plus polling: {stepped_down:?}");
+    assert_eq!(metric(&r1.get("/metrics").await.1, "shipwatch_leader"), Some(0.0));
+    let hits = a.hits();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(a.hits(), hits, "the cut-off replica probes no more");
+    let (lead, new_epoch) = leader_of(&[&r2]).await;
+    assert_eq!(lead, 0);
+    assert!(new_epoch > epoch, "{epoch} → {new_epoch}");
+    wait_for("the new leader probing", Duration::from_secs(20), || async {
+        if b.hits() > 2 { Ok(()) } else { Err(format!("{} hits", b.hits())) }
+    })
+    .await;
+}

@@ -95,12 +95,12 @@ pub async fn run(
             }
             (Role::Leader { epoch, .. }, Some(lease::Step::Lost)) => {
                 tracing::warn!(replica = %me.name, epoch, "deposed: another replica leads now");
-                step_down(&store, &cell, bound).await;
+                step_down(&cell).await;
                 Role::Follower
             }
             (Role::Leader { epoch, deadline }, _) if Instant::now() >= deadline => {
                 tracing::warn!(replica = %me.name, epoch, "could not renew the lease in time; stepping down");
-                step_down(&store, &cell, bound).await;
+                step_down(&cell).await;
                 Role::Follower
             }
             (Role::Follower, Some(lease::Step::Acquired(epoch))) => {
@@ -125,6 +125,13 @@ pub async fn run(
             }
             (leader, _) => leader,
         };
+        if step.is_none()
+            && let Some(mut c) = cell.cluster()
+        {
+            // Cut off from the database: say what this replica does now (it may have stepped down).
+            c.leading = matches!(role, Role::Leader { .. });
+            cell.set_cluster(c);
+        }
         if let Some((_, leader, replicas)) = step {
             let (leading, epoch_now) = match role {
                 Role::Leader { epoch, .. } => (true, epoch),
@@ -181,27 +188,19 @@ async fn take_over(
     Ok(())
 }
 
-/// Swap a follower engine in and stop the leader's (its writes are fenced from now on).
-async fn step_down(store: &Arc<PgStore>, cell: &EngineCell, bound: std::net::SocketAddr) {
-    let cfg = cell.get().config();
-    let s: Arc<dyn Store> = store.clone();
-    let follower = tokio::task::spawn_blocking(move || Engine::follower(cfg, s)).await;
-    let old = match follower {
-        Ok(Ok(f)) => {
-            f.set_bound_addr(bound);
-            cell.set(f)
-        }
+/// Swap a follower engine in — seeded from the leader's last state, without asking the
+/// database, which may be what failed — and stop the leader's engine at once: its probes and
+/// timers end now, and whatever it still tries to write is refused by the fence.
+async fn step_down(cell: &EngineCell) {
+    let current = cell.get();
+    let old = match current.follower_of() {
+        Ok(f) => cell.set(f),
         // Same config as the leader's: cannot fail but for a bug. The old engine keeps serving
         // its last snapshots, stopped.
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot build a follower engine");
-            cell.get()
-        }
         Err(e) => {
             tracing::error!(error = %e, "cannot build a follower engine");
-            cell.get()
+            current
         }
     };
-    // Its tasks stop now; whatever it still tries to write is refused by the fence.
     tokio::spawn(async move { old.shutdown().await });
 }

@@ -133,6 +133,20 @@ impl Engine {
         Ok(engine)
     }
 
+    /// A follower engine that starts from this engine's last published state (a leader stepping
+    /// down): it needs nothing from the database, which may be unreachable right then.
+    pub fn follower_of(&self) -> Result<Engine, EngineError> {
+        let (engine, _results) = Engine::build(self.0.config(), self.0.store.clone())?;
+        engine.0.follower.store(true, Ordering::Relaxed);
+        let published = self.0.state().clone();
+        *engine.0.work() = published.iter().map(|(id, r)| (id.clone(), (**r).clone())).collect();
+        *crate::sync::write(&engine.0.published, "published") = published;
+        if let Some(addr) = crate::sync::read(&self.0.bound, "bound").clone() {
+            *crate::sync::write(&engine.0.bound, "bound") = Some(addr);
+        }
+        Ok(engine)
+    }
+
     /// Whether this engine only follows (see [`Engine::follower`]).
     pub fn is_follower(&self) -> bool {
         self.0.follower.load(Ordering::Relaxed)

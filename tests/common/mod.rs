@@ -54,6 +54,7 @@ struct Answers {
     health_status: u16,
     health_body: String,
     version: String,
+    hits: u64,
 }
 
 /// A fake service for the probes to check.
@@ -64,6 +65,7 @@ pub struct FakeTarget {
 }
 
 async fn healthz(State(a): State<Arc<Mutex<Answers>>>) -> (StatusCode, String) {
+    a.lock().unwrap().hits += 1;
     let a = a.lock().unwrap().clone();
     (StatusCode::from_u16(a.health_status).unwrap(), a.health_body)
 }
@@ -76,8 +78,12 @@ async fn version(State(a): State<Arc<Mutex<Answers>>>) -> axum::Json<Value> {
 impl FakeTarget {
     /// Healthy (`200 ok`) and serving version `1.4.2`.
     pub fn start() -> Self {
-        let answers =
-            Arc::new(Mutex::new(Answers { health_status: 200, health_body: "ok".into(), version: "1.4.2".into() }));
+        let answers = Arc::new(Mutex::new(Answers {
+            health_status: 200,
+            health_body: "ok".into(),
+            version: "1.4.2".into(),
+            hits: 0,
+        }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake target");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -99,6 +105,11 @@ impl FakeTarget {
         let mut a = self.answers.lock().unwrap();
         a.health_status = status;
         a.health_body = body.to_string();
+    }
+
+    /// How many `/healthz` requests it has answered.
+    pub fn hits(&self) -> u64 {
+        self.answers.lock().unwrap().hits
     }
 
     /// What `/version` reports from now on.
