@@ -206,6 +206,7 @@ async fn a_leader_cut_off_from_the_database_stops_probing_within_the_lease() {
     })
     .await;
     let stepped_down = cut.elapsed();
+    eprintln!("PARTITION stepped down {stepped_down:?} after the cut");
     assert!(stepped_down < Duration::from_secs(10), "steps down within the lease (2 s) plus polling: {stepped_down:?}");
     assert_eq!(metric(&r1.get("/metrics").await.1, "shipwatch_leader"), Some(0.0));
     let hits = a.hits();
