@@ -24,7 +24,7 @@ build_shipwatch
 start_nginx on
 
 # PostgreSQL in $work/pg, listening on a socket there only.
-mkdir -p "$work/pg"; [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+chmod 755 "$work"; mkdir -p "$work/pg"; [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
 PGDATA_DIR=$work/pg/data
 "${RUNAS[@]}" "$PGBIN/initdb" -A trust -U postgres -E UTF8 -D "$PGDATA_DIR" >/dev/null
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -w -D "$PGDATA_DIR" -l "$work/pg/log" \
@@ -32,7 +32,12 @@ PGDATA_DIR=$work/pg/data
 PSQL=("$PGBIN/psql" -h "$work/pg" -p 5432 -U postgres -At)
 "${PSQL[@]}" -c "CREATE DATABASE sw" >/dev/null
 PG_URL="host=$work/pg port=5432 user=postgres dbname=sw"
-pg_ticks() { local t=0; for p in $(pgrep -f "$work/pg" || true); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done; echo "$t"; }
+# The server's CPU: the postmaster and its children (backends, checkpointer, WAL writer...).
+pg_ticks() {
+  local pm t=0; pm=$(head -1 "$PGDATA_DIR/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm" || true); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
 pg_commits() { "${PSQL[@]}" -d sw -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'sw'"; }
 
 ROWS=()
