@@ -181,14 +181,19 @@ impl CompareProbe {
         }
     }
 
-    /// Current and baseline spans for a run at `now`; `Err` before the deploy.
+    /// Current and baseline spans for a run at `now`. After the deploy the current side starts
+    /// no earlier than it; before (a planned release: canary vs stable in staging) it is simply
+    /// the last `current`, and only `before_deploy` has nothing to compare with.
     pub fn spans(&self, deployed: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(Span, Span), String> {
-        let deployed = deployed.ok_or("no current samples yet: the release is not deployed")?;
-        let cur = chrono::Duration::from_std(self.current.0).unwrap_or_default();
-        let current = Span { start: (now - cur).max(deployed).min(now), end: now };
         let chrono = |d: Dur| chrono::Duration::from_std(d.0).unwrap_or_default();
+        let from = now - chrono(self.current);
+        let start = deployed.map_or(from, |d| from.max(d).min(now));
+        let current = Span { start, end: now };
         let baseline = match (&self.baseline.before_deploy, &self.baseline.offset) {
-            (Some(d), _) => Span { start: deployed - chrono(*d), end: deployed },
+            (Some(d), _) => {
+                let dep = deployed.ok_or("no baseline yet: the release is not deployed (baseline: before_deploy)")?;
+                Span { start: dep - chrono(*d), end: dep }
+            }
             (None, Some(o)) => Span { start: current.start - chrono(*o), end: current.end - chrono(*o) },
             _ => current,
         };

@@ -128,7 +128,9 @@ fn the_current_side_never_reaches_back_before_the_deploy() {
     let p = probe("baseline: { query: 'stable' }");
     let (c, b) = p.spans(Some(now - m(2)), now).unwrap();
     assert_eq!(c, b, "canary vs stable: the same range");
-    assert!(p.spans(None, now).unwrap_err().contains("not deployed"));
+    let (c, b) = p.spans(None, now).unwrap();
+    assert_eq!((c.start, b), (now - m(15), c), "planned (staging): the last 15m of both queries");
+    assert!(probe("").spans(None, now).unwrap_err().contains("not deployed"));
 }
 
 #[test]

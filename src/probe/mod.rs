@@ -17,6 +17,7 @@ pub mod percent;
 pub mod prometheus;
 pub mod promql;
 pub mod request_template;
+pub mod slo;
 pub mod source;
 pub mod source_config;
 pub mod transport;
@@ -130,7 +131,7 @@ fn render_ctx<C: Serialize>(
 }
 
 /// Names of the probe kinds, as written in YAML.
-pub const KINDS: &[&str] = &["http", "command", "prometheus", "alerts", "rules", "compare"];
+pub const KINDS: &[&str] = &["http", "command", "prometheus", "alerts", "rules", "compare", "slo"];
 
 /// The closed set of probe kinds. The YAML key names the kind: `http: {...}`, `command: {...}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -142,6 +143,7 @@ pub enum ProbeKind {
     Alerts(alerts::AlertsProbe),
     Rules(alert_rules::RulesProbe),
     Compare(compare::CompareProbe),
+    Slo(slo::SloProbe),
 }
 
 impl ProbeKind {
@@ -154,6 +156,7 @@ impl ProbeKind {
             ProbeKind::Alerts(_) => "alerts",
             ProbeKind::Rules(_) => "rules",
             ProbeKind::Compare(_) => "compare",
+            ProbeKind::Slo(_) => "slo",
         }
     }
 
@@ -166,6 +169,7 @@ impl ProbeKind {
             ProbeKind::Alerts(p) => p.timeout(),
             ProbeKind::Rules(p) => p.timeout(),
             ProbeKind::Compare(p) => p.timeout(),
+            ProbeKind::Slo(p) => p.timeout(),
         }
     }
 
@@ -178,6 +182,7 @@ impl ProbeKind {
             ProbeKind::Alerts(p) => p.run(ctx, rt).await,
             ProbeKind::Rules(p) => p.run(ctx, rt).await,
             ProbeKind::Compare(p) => p.run(ctx, rt).await,
+            ProbeKind::Slo(p) => p.run(ctx, rt).await,
         }
     }
 
@@ -190,6 +195,7 @@ impl ProbeKind {
             ProbeKind::Alerts(p) => p.validate(),
             ProbeKind::Rules(p) => p.validate(),
             ProbeKind::Compare(p) => p.validate(),
+            ProbeKind::Slo(p) => p.validate(),
         }
     }
 
@@ -200,6 +206,7 @@ impl ProbeKind {
             ProbeKind::Alerts(p) => Some((&p.source, &["alertmanager", "prometheus"])),
             ProbeKind::Rules(p) => Some((&p.source, &["prometheus"])),
             ProbeKind::Compare(p) => Some((&p.source, &["prometheus"])),
+            ProbeKind::Slo(p) => Some((&p.source, &["prometheus"])),
             _ => None,
         }
     }
