@@ -182,12 +182,15 @@ impl CompareProbe {
     }
 
     /// Current and baseline spans for a run at `now`. After the deploy the current side starts
-    /// no earlier than it; before (a planned release: canary vs stable in staging) it is simply
-    /// the last `current`, and only `before_deploy` has nothing to compare with.
+    /// no earlier than one step after it (the sample at the deploy is the old version's, and
+    /// belongs to a `before_deploy` baseline, which ends there); before the deploy (a planned
+    /// release: canary vs stable in staging) it is simply the last `current`, and only
+    /// `before_deploy` has nothing to compare with.
     pub fn spans(&self, deployed: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(Span, Span), String> {
         let chrono = |d: Dur| chrono::Duration::from_std(d.0).unwrap_or_default();
         let from = now - chrono(self.current);
-        let start = deployed.map_or(from, |d| from.max(d).min(now));
+        let step = chrono(Dur(self.step()));
+        let start = deployed.map_or(from, |d| from.max(d + step).min(now));
         let current = Span { start, end: now };
         let baseline = match (&self.baseline.before_deploy, &self.baseline.offset) {
             (Some(d), _) => {

@@ -117,8 +117,9 @@ fn the_current_side_never_reaches_back_before_the_deploy() {
     let m = chrono::Duration::minutes;
     let now = t0();
     let p = probe("");
+    let s15 = chrono::Duration::seconds(15);
     let (c, b) = p.spans(Some(now - m(5)), now).unwrap();
-    assert_eq!((c.start, c.end), (now - m(5), now), "5 minutes after the deploy: 5 of the 15");
+    assert_eq!((c.start, c.end), (now - m(5) + s15, now), "5 minutes after the deploy: from one step after it");
     assert_eq!((b.start, b.end), (now - m(65), now - m(5)), "the hour before the deploy");
     let (c, _) = p.spans(Some(now - m(60)), now).unwrap();
     assert_eq!(c.start, now - m(15));
@@ -128,6 +129,8 @@ fn the_current_side_never_reaches_back_before_the_deploy() {
     let p = probe("baseline: { query: 'stable' }");
     let (c, b) = p.spans(Some(now - m(2)), now).unwrap();
     assert_eq!(c, b, "canary vs stable: the same range");
+    let (c, _) = p.spans(Some(now - chrono::Duration::seconds(5)), now).unwrap();
+    assert_eq!(c.start, now, "deployed less than a step ago: nothing yet");
     let (c, b) = p.spans(None, now).unwrap();
     assert_eq!((c.start, b), (now - m(15), c), "planned (staging): the last 15m of both queries");
     assert!(probe("").spans(None, now).unwrap_err().contains("not deployed"));
