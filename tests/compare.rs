@@ -130,22 +130,32 @@ async fn a_30_percent_latency_shift_fails_compare_and_no_shift_passes() {
     assert_eq!(item["evidence"]["evidence"]["details"]["test"], "mann-whitney", "the item shows the evidence: {item}");
 }
 
+/// An error burst: `slo` fails with the burn rates, and a `poisson` `compare` of the error rate
+/// since the deploy against the 10 s before it fails with both rates and counts.
 #[tokio::test]
-async fn an_error_burst_fails_slo_with_the_burn_rates() {
+async fn an_error_burst_fails_slo_with_the_burn_rates_and_compare_poisson() {
     if !require_bins() {
         return;
     }
     let target = MetricsTarget::start(99.0, 1.0); // 1% errors: 0.5× of a 98% objective's budget
     let prom = Prometheus::start(&target, RULES).await;
-    let q = |codes: &str| format!(r#"sum(rate(http_requests_total{{job="api"{codes}}}[{{{{ window }}}}]))"#);
+    prom.wait_value(r#"count_over_time(up{job="api"}[12s])"#, |v| v >= 12.0).await;
+    let q = |f: &str, codes: &str| format!(r#"sum({f}(http_requests_total{{job="api"{codes}}}[{{{{ window }}}}]))"#);
     let slo = format!(
         "slo: {{ source: prom, objective: 98%, errors: '{}', total: '{}', \
          windows: [{{ long: 20s, short: 5s, factor: 2 }}] }}",
-        q(r#",code=~"5..""#),
-        q("")
+        q("rate", r#",code=~"5..""#),
+        q("rate", "")
     );
-    let d =
-        Daemon::start(&sw_fixture(Some(&prom.url), None, &[probe("budget", &slo)], &[bind(REVIEW, &["budget"], 1, 2)]));
+    let poisson = format!(
+        "compare: {{ source: prom, test: poisson, query: '{}', total: '{}', current: 10s, \
+         baseline: {{ before_deploy: 10s }}, min_effect: 50%, min_samples: 300 }}",
+        q("increase", r#",code=~"5..""#),
+        q("increase", "")
+    );
+    let probes = [probe("budget", &slo), probe("errors", &poisson)];
+    let items = [bind(REVIEW, &["budget"], 1, 2), bind(DASHBOARDS, &["errors"], 1, 2)];
+    let d = Daemon::start(&sw_fixture(Some(&prom.url), None, &probes, &items));
     let id = create(&d, "2.0.0").await;
 
     let pass = wait_newest(&d, &id, "budget", "pass", DEADLINE).await;
@@ -153,6 +163,10 @@ async fn an_error_burst_fails_slo_with_the_burn_rates() {
     let rates = &pass["evidence"]["details"]["burn_rates"];
     assert!(rates["20s"].as_f64().is_some_and(|b| b < 2.0), "{pass}");
     assert!(pass["evidence"]["details"]["budget_spent"].as_f64().is_some(), "{pass}");
+
+    let steady = wait_newest(&d, &id, "errors", "pass", DEADLINE).await;
+    assert!(message(&steady).starts_with("no regression: rate "), "1% vs 1%: {steady}");
+    assert!(detail(&steady, "total_current") >= 300.0 && detail(&steady, "total_baseline") >= 300.0, "{steady}");
 
     target.set_rates(50.0, 50.0); // 50% errors: 25× the budget
     let fail = wait_newest(&d, &id, "budget", "fail", DEADLINE).await;
@@ -166,4 +180,17 @@ async fn an_error_burst_fails_slo_with_the_burn_rates() {
     let spent = fail["evidence"]["details"]["budget_spent"].as_f64().expect("budget spent");
     let left = fail["evidence"]["details"]["budget_remaining"].as_f64().expect("budget remaining");
     assert!(spent > 0.0 && (spent + left - 1.0).abs() < 1e-9, "{fail}");
+
+    let errors = wait_newest(&d, &id, "errors", "fail", DEADLINE).await;
+    assert!(detail(&errors, "p_value") < 1e-6, "{errors}");
+    assert!(detail(&errors, "rate_current") > 5.0 * detail(&errors, "rate_baseline"), "{errors}");
+    assert!(message(&errors).contains("conditional binomial test: "), "{errors}");
+
+    // check-config against this Prometheus (scrapes every 1s): a compare query's rate() range
+    // shorter than 2 scrapes is warned about, like a prometheus probe's.
+    let short = "compare: { source: prom, query: 'rate(http_requests_total[1s])', current: 1m, baseline: { offset: 1h }, step: 1s }";
+    let fx = sw_fixture(Some(&prom.url), None, &[probe("short", short)], &[bind(REVIEW, &["short"], 1, 2)]);
+    let out = std::process::Command::new(BIN).args(["check-config", "--config"]).arg(&fx.config).output().unwrap();
+    let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    assert!(text.contains("probe 'short': range [1s] is shorter than 2× the scrape interval"), "{text}");
 }

@@ -273,7 +273,7 @@ impl CompareProbe {
         if step < Duration::from_secs(1) {
             return Err("step must be at least 1s".into());
         }
-        if self.current.0 < step {
+        if self.test != Test::Poisson && self.current.0 < step {
             return Err(format!("current ({}) must be at least one step ({})", fmt_d(self.current.0), fmt_d(step)));
         }
         for (what, d) in [("current", Some(self.current)), ("baseline.before_deploy", b.before_deploy)] {
