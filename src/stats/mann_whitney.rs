@@ -5,7 +5,7 @@
 //! a p-value, chosen like SciPy's `method="auto"` ([`test`]):
 //! - [`exact`]: the exact null distribution of `U` (no ties assumed), counted with the
 //!   generating function of the Gaussian binomial coefficient `[n1+n2 choose n1]_q` in `i128`;
-//!   used when one side has at most 8 samples and no value repeats;
+//!   used when one side has at most 8 samples and no value repeats (and `n1·n2 ≤ 250,000`);
 //! - [`asymptotic`]: the normal approximation with the tie correction of the variance and a
 //!   continuity correction of ½ (SciPy's default `use_continuity=True`; it also makes the
 //!   all-equal case a clean `p = 1` instead of 0/0). Used otherwise.
@@ -124,8 +124,9 @@ fn asymptotic_from(r: &Ranked, n1: usize, n2: usize, alt: Alternative) -> MannWh
     MannWhitney { u: r.u1, p_value: p.clamp(0.0, 1.0), method: Method::Asymptotic, ties: r.ties }
 }
 
-/// Largest `n1·n2` counted exactly (a vector of that many `i128`).
-const EXACT_MAX_CELLS: usize = 10_000_000;
+/// Largest `n1·n2` counted exactly (a vector of that many `i128`: 4 MB); beyond it the normal
+/// approximation is used.
+const EXACT_MAX_CELLS: usize = 250_000;
 
 fn exact_p(u1: f64, n1: usize, n2: usize, alt: Alternative) -> Result<f64, StatsError> {
     let (u, f) = oriented(u1, n1, n2, alt);

@@ -68,6 +68,9 @@ fn auto_picks_exact_only_for_a_small_side_without_ties() {
     assert_eq!(test(&[1.0, 2.0, 2.0], &[0.5, 1.5], g).unwrap().method, Method::Asymptotic, "ties");
     let many: Vec<f64> = (0..5000).map(|v| f64::from(v) + 0.25).collect();
     assert_eq!(test(&[1.0, 2.0], &many, g).unwrap().method, Method::Exact, "2 vs 5000 is still counted");
+    let huge: Vec<f64> = (0..40_000).map(|v| f64::from(v) + 0.25).collect();
+    let r = test(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &huge, g).unwrap();
+    assert_eq!(r.method, Method::Asymptotic, "8 vs 40,000: too many cells to count, approximated");
 }
 
 #[test]
