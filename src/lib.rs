@@ -20,6 +20,7 @@ pub mod redact;
 pub mod release;
 pub mod rules;
 pub mod schedule;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod transition;

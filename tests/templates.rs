@@ -26,6 +26,7 @@ const TEMPLATES: &[&str] = &[
     "memory-headroom",
     "no-new-alerts",
     "saturation",
+    "slo-burn",
     "target-up",
     "version-live",
 ];
@@ -184,6 +185,26 @@ fn min_traffic_renders_in_error_ratio_and_latency_p99() {
     }
 }
 
+/// `{{ window }}` survives the template (a `raw` block) for the probe to fill per burn window.
+#[test]
+fn slo_burn_expands() {
+    let ProbeKind::Slo(p) = expand("slo-burn", "{ job: api }") else { panic!("slo-burn: expected an slo probe") };
+    assert_eq!(p.source, "prom");
+    assert!((p.objective.0 - 0.999).abs() < 1e-12, "{:?}", p.objective);
+    assert_eq!(p.errors, r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{ window }}])) or vector(0)"#);
+    assert_eq!(p.total, r#"sum(rate(http_requests_total{job="api"}[{{ window }}]))"#);
+    assert_eq!((p.windows.clone(), p.period()), (None, std::time::Duration::from_secs(30 * 86400)));
+    let ProbeKind::Slo(p) = expand(
+        "slo-burn",
+        "{ job: web, objective: 99%, selector: 'route!=\"/healthz\"', windows: [{ long: 20s, short: 5s, factor: 2 }] }",
+    ) else {
+        panic!("slo-burn: expected an slo probe");
+    };
+    assert!(p.total.contains(r#"{job="web",route!="/healthz"}"#), "{}", p.total);
+    assert_eq!(p.windows.as_ref().map(Vec::len), Some(1));
+    assert!((p.objective.0 - 0.99).abs() < 1e-12);
+}
+
 #[test]
 fn saturation_expands() {
     let p = prom("saturation", "{ job: api }");
@@ -267,6 +288,7 @@ const REQUIRED: &[(&str, &str, &[&str])] = &[
     ("latency-p99", "{ job: api }", &["job"]),
     ("saturation", "{ job: api }", &["job"]),
     ("memory-headroom", "{ job: api, limit_bytes: 1024 }", &["job", "limit_bytes"]),
+    ("slo-burn", "{ job: api }", &["job"]),
     ("target-up", "{ job: api }", &["job"]),
     ("no-new-alerts", "{}", &[]),
     ("alert-rules-loaded", "{}", &[]),
@@ -332,6 +354,11 @@ fn saturation_needs_its_params() {
 #[test]
 fn memory_headroom_needs_its_params() {
     assert_missing("memory-headroom");
+}
+
+#[test]
+fn slo_burn_needs_its_params() {
+    assert_missing("slo-burn");
 }
 
 #[test]

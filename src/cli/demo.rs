@@ -2,7 +2,9 @@
 //! with `config/demo.yaml` (seconds-long windows), starts a release over the real API, breaks
 //! the sample service's checkout for a few seconds to show a regression and its recovery, and
 //! prints items ticking live until the verdict. With Prometheus and Alertmanager on PATH it
-//! starts both (see `demo_stack`) and uses `config/demo-metrics.yaml`, which adds metric items.
+//! starts both (see `demo_stack`) and uses `config/demo-metrics.yaml`, which adds metric items,
+//! and flips the sample service's `/admin` switch to make it 30% slower for a while: the p99
+//! threshold does not notice, the `compare` probe (Mann-Whitney vs before the deploy) does.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,12 +41,26 @@ const VERSION: &str = "2.4.0";
 struct Traffic {
     ok: AtomicU64,
     errors: AtomicU64,
+    /// Total latency of every request so far, in microseconds.
+    latency_us: AtomicU64,
+    /// Set by `POST /admin?slow=true`: every request takes 30% longer.
+    slow: AtomicBool,
+}
+
+/// One request's latency in microseconds: 30 ms (39 ms when slow) within ±10% (`x` is a
+/// pseudo-random state, advanced here).
+fn latency_us(slow: bool, x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    let jitter = 0.9 + 0.2 * ((*x >> 11) as f64 / (1u64 << 53) as f64);
+    (30_000.0 * if slow { 1.3 } else { 1.0 } * jitter) as u64
 }
 
 fn exposition(t: &Traffic) -> String {
     let (ok, err) = (t.ok.load(Ordering::Relaxed), t.errors.load(Ordering::Relaxed));
     let n = ok + err;
-    // Every request takes ~30 ms: all land in the first bucket.
+    // Every request takes 27-43 ms: all land in the first bucket, slow or not.
     let mut s = String::from("# TYPE http_requests_total counter\n");
     s.push_str(&format!("http_requests_total{{code=\"200\"}} {ok}\nhttp_requests_total{{code=\"500\"}} {err}\n"));
     s.push_str("# TYPE http_request_duration_seconds histogram\n");
@@ -53,7 +69,7 @@ fn exposition(t: &Traffic) -> String {
     }
     s.push_str(&format!(
         "http_request_duration_seconds_sum {}\nhttp_request_duration_seconds_count {n}\n",
-        n as f64 * 0.03
+        t.latency_us.load(Ordering::Relaxed) as f64 / 1e6
     ));
     s
 }
@@ -64,13 +80,26 @@ async fn sample_service(broken: Arc<AtomicBool>) -> std::io::Result<String> {
     let traffic = Arc::new(Traffic::default());
     let (t, b) = (traffic.clone(), broken.clone());
     tokio::spawn(async move {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
+            let slow = t.slow.load(Ordering::Relaxed);
+            let spent = latency_us(slow, &mut x) + latency_us(slow, &mut x);
+            t.latency_us.fetch_add(spent, Ordering::Relaxed);
             if b.load(Ordering::Relaxed) { &t.errors } else { &t.ok }.fetch_add(2, Ordering::Relaxed);
         }
     });
+    let admin = traffic.clone();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/admin",
+            post(move |q: axum::extract::Query<std::collections::HashMap<String, String>>| {
+                let slow = q.get("slow").map(String::as_str) == Some("true");
+                admin.slow.store(slow, Ordering::Relaxed);
+                async move { axum::Json(json!({ "slow": slow })) }
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -99,6 +128,24 @@ async fn sample_service(broken: Arc<AtomicBool>) -> std::io::Result<String> {
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(url)
+}
+
+/// Wait (30 s at most) until Prometheus has scraped the sample service for 10 s: the `compare`
+/// probe's baseline is the time before the deploy (Prometheus applies new targets after ~5 s).
+async fn baseline_scraped(http: &reqwest::Client, prometheus: &str) {
+    let url = format!("{prometheus}/api/v1/query?query=count_over_time(up%7Bjob%3D%22demo%22%7D%5B10s%5D)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let v: Option<Value> = match http.get(&url).send().await {
+            Ok(r) => r.json().await.ok(),
+            Err(_) => None,
+        };
+        let n = v.as_ref().and_then(|v| v["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok());
+        if n.is_some_and(|n| n >= 10.0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The demo config from the working directory when present (so it can be edited), else the
@@ -175,6 +222,10 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     println!();
     let mut events = daemon.engine.get().subscribe();
     let http = reqwest::Client::new();
+    if let Some(s) = &stack {
+        println!("collecting 10 s of latency before the deploy: the compare probe's baseline ...");
+        baseline_scraped(&http, &s.prometheus).await;
+    }
     let created: Value = http
         .post(format!("{api}/api/v1/releases"))
         .json(&json!({ "service": "checkout-api", "version": VERSION, "environment": "demo" }))
@@ -185,9 +236,12 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
         .await?;
     let id = created["id"].as_str().unwrap_or_default().to_string();
     let start = Instant::now();
+    let admin = |slow: bool| http.post(format!("{target}/admin?slow={slow}")).send();
     println!("[  0.0s] release {id} started over the API; watching...");
     let deadline = start + Duration::from_secs(70);
     let (mut broke, mut fixed) = (false, false);
+    // With metrics: 30% slower from 16 s to 24 s (the compare probe's baseline is before the deploy).
+    let (mut slowed, mut sped) = (stack.is_none(), stack.is_none());
     let verdict = loop {
         let t = start.elapsed().as_secs_f64();
         if !broke && t >= 8.0 {
@@ -199,6 +253,17 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
             fixed = true;
             broken.store(false, Ordering::Relaxed);
             println!("[{t:5.1}s] demo: /checkout fixed");
+        }
+        if !slowed && t >= 16.0 {
+            slowed = true;
+            admin(true).await?.error_for_status()?;
+            println!("[{t:5.1}s] demo: POST /admin?slow=true: every request 30% slower (30 → 39 ms) for 8 s;");
+            println!("         the p99 threshold (< 300 ms) cannot see it, the compare probe can");
+        }
+        if slowed && !sped && t >= 24.0 {
+            sped = true;
+            admin(false).await?.error_for_status()?;
+            println!("[{t:5.1}s] demo: POST /admin?slow=false: latency back to 30 ms");
         }
         let ev = tokio::select! {
             e = events.recv() => e,

@@ -41,8 +41,9 @@ pub fn short_windows(query: &str, scrape: Duration) -> Vec<(String, Duration)> {
         .collect()
 }
 
-/// Warnings (`warning: ...`) for every prometheus probe whose rate window is too short for its
-/// source, and notes (`note: ...`) for sources that could not be asked.
+/// Warnings (`warning: ...`) for every prometheus or compare probe whose rate window is too
+/// short for its source (and every compare probe whose `step` is shorter than the scrape
+/// interval: the same scrape sampled twice inflates n), and notes (`note: ...`) for sources that could not be asked.
 pub async fn scrape_warnings(cfg: &Config, rt: &Runtime) -> Vec<String> {
     let mut out = vec![];
     for (name, src) in rt.sources.iter() {
@@ -54,11 +55,29 @@ pub async fn scrape_warnings(cfg: &Config, rt: &Runtime) -> Vec<String> {
             continue;
         };
         for (pname, def) in &cfg.probes {
-            let ProbeKind::Prometheus(p) = &def.kind else { continue };
-            if &p.source != name {
+            let (source, queries): (&str, Vec<&str>) = match &def.kind {
+                ProbeKind::Prometheus(p) => (&p.source, vec![&p.query]),
+                ProbeKind::Compare(p) => {
+                    if p.source == *name && p.step() < scrape {
+                        out.push(format!(
+                            "warning: {}: probe '{pname}': step {} is shorter than the scrape interval of source '{name}' ({}): samples repeat and the test overstates n; write at least step: {}",
+                            cfg.file.display(),
+                            humantime::format_duration(p.step()),
+                            humantime::format_duration(scrape),
+                            humantime::format_duration(scrape)
+                        ));
+                    }
+                    (
+                        &p.source,
+                        [Some(&p.query), p.baseline.query.as_ref()].into_iter().flatten().map(String::as_str).collect(),
+                    )
+                }
+                _ => continue,
+            };
+            if source != name {
                 continue;
             }
-            for (text, _) in short_windows(&p.query, scrape) {
+            for (text, _) in queries.iter().flat_map(|q| short_windows(q, scrape)) {
                 let min = humantime::format_duration(scrape * 2);
                 out.push(format!(
                     "warning: {}: probe '{pname}': range [{text}] is shorter than 2× the scrape interval of source '{name}' ({}); write at least [{min}]",

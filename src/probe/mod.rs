@@ -8,12 +8,16 @@
 pub mod alert_rules;
 pub mod alerts;
 pub mod command;
+pub mod compare;
 pub mod condition;
 pub mod http;
 pub mod http_expect;
 pub mod matcher;
+pub mod percent;
 pub mod prometheus;
+pub mod promql;
 pub mod request_template;
+pub mod slo;
 pub mod source;
 pub mod source_config;
 pub mod transport;
@@ -89,22 +93,45 @@ impl RunContext {
         text: &str,
         emit: impl Fn(&str) -> Result<String, String> + Send + Sync + 'static,
     ) -> Result<String, String> {
-        if !text.contains("{{") && !text.contains("{%") {
-            return Ok(text.to_string());
+        render_ctx(self, text, emit)
+    }
+
+    /// Like [`RunContext::render`], but `{{ window }}` is `range`, the PromQL range a metric probe
+    /// is evaluating (e.g. `3600s`): the `slo` probe's burn windows, a `compare` probe's sides.
+    pub fn render_range(&self, text: &str, range: &str) -> Result<String, String> {
+        #[derive(Serialize)]
+        struct WithRange<'a> {
+            release: &'a ReleaseVars,
+            deployed_at: &'a str,
+            window: &'a str,
         }
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.set_formatter(move |out, _state, value| {
-            let text = if value.is_undefined() { String::new() } else { value.to_string() };
-            let shown = emit(&text).map_err(|m| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, m))?;
-            out.write_str(&shown).map_err(minijinja::Error::from)
-        });
-        env.render_str(text, minijinja::value::Serde(self)).map_err(|e| format!("template {text:?}: {e}"))
+        let ctx = WithRange { release: &self.release, deployed_at: &self.deployed_at, window: range };
+        render_ctx(&ctx, text, |value| Ok(value.to_string()))
     }
 }
 
+/// Render `text` over the serialized `ctx` (strict: an unknown variable is an error), passing
+/// every output value through `emit`.
+fn render_ctx<C: Serialize>(
+    ctx: &C,
+    text: &str,
+    emit: impl Fn(&str) -> Result<String, String> + Send + Sync + 'static,
+) -> Result<String, String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Ok(text.to_string());
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_formatter(move |out, _state, value| {
+        let text = if value.is_undefined() { String::new() } else { value.to_string() };
+        let shown = emit(&text).map_err(|m| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, m))?;
+        out.write_str(&shown).map_err(minijinja::Error::from)
+    });
+    env.render_str(text, minijinja::value::Serde(ctx)).map_err(|e| format!("template {text:?}: {e}"))
+}
+
 /// Names of the probe kinds, as written in YAML.
-pub const KINDS: &[&str] = &["http", "command", "prometheus", "alerts", "rules"];
+pub const KINDS: &[&str] = &["http", "command", "prometheus", "alerts", "rules", "compare", "slo"];
 
 /// The closed set of probe kinds. The YAML key names the kind: `http: {...}`, `command: {...}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -115,6 +142,8 @@ pub enum ProbeKind {
     Prometheus(prometheus::PromProbe),
     Alerts(alerts::AlertsProbe),
     Rules(alert_rules::RulesProbe),
+    Compare(compare::CompareProbe),
+    Slo(slo::SloProbe),
 }
 
 impl ProbeKind {
@@ -126,6 +155,8 @@ impl ProbeKind {
             ProbeKind::Prometheus(_) => "prometheus",
             ProbeKind::Alerts(_) => "alerts",
             ProbeKind::Rules(_) => "rules",
+            ProbeKind::Compare(_) => "compare",
+            ProbeKind::Slo(_) => "slo",
         }
     }
 
@@ -137,6 +168,8 @@ impl ProbeKind {
             ProbeKind::Prometheus(p) => p.timeout(),
             ProbeKind::Alerts(p) => p.timeout(),
             ProbeKind::Rules(p) => p.timeout(),
+            ProbeKind::Compare(p) => p.timeout(),
+            ProbeKind::Slo(p) => p.timeout(),
         }
     }
 
@@ -148,6 +181,8 @@ impl ProbeKind {
             ProbeKind::Prometheus(p) => p.run(ctx, rt).await,
             ProbeKind::Alerts(p) => p.run(ctx, rt).await,
             ProbeKind::Rules(p) => p.run(ctx, rt).await,
+            ProbeKind::Compare(p) => p.run(ctx, rt).await,
+            ProbeKind::Slo(p) => p.run(ctx, rt).await,
         }
     }
 
@@ -159,6 +194,8 @@ impl ProbeKind {
             ProbeKind::Prometheus(p) => p.validate(),
             ProbeKind::Alerts(p) => p.validate(),
             ProbeKind::Rules(p) => p.validate(),
+            ProbeKind::Compare(p) => p.validate(),
+            ProbeKind::Slo(p) => p.validate(),
         }
     }
 
@@ -168,6 +205,8 @@ impl ProbeKind {
             ProbeKind::Prometheus(p) => Some((&p.source, &["prometheus"])),
             ProbeKind::Alerts(p) => Some((&p.source, &["alertmanager", "prometheus"])),
             ProbeKind::Rules(p) => Some((&p.source, &["prometheus"])),
+            ProbeKind::Compare(p) => Some((&p.source, &["prometheus"])),
+            ProbeKind::Slo(p) => Some((&p.source, &["prometheus"])),
             _ => None,
         }
     }

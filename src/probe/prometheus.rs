@@ -118,7 +118,7 @@ impl Series {
     }
 }
 
-fn series_of(data: Data) -> Vec<Series> {
+pub(super) fn series_of(data: Data) -> Vec<Series> {
     let labels =
         |m: &std::collections::HashMap<String, String>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     match data {
@@ -134,7 +134,7 @@ fn series_of(data: Data) -> Vec<Series> {
 }
 
 /// Why a query could not be answered: `(source reachable?, reason)`.
-fn query_error(src: &SourceClient, e: prometheus_http_query::Error) -> (bool, String) {
+pub(super) fn query_error(src: &SourceClient, e: prometheus_http_query::Error) -> (bool, String) {
     match e {
         prometheus_http_query::Error::Prometheus(p) => {
             (true, format!("Prometheus rejected the query ({:?}): {}", p.error_type(), p.message()))
