@@ -241,17 +241,7 @@ impl PromProbe {
             src.observe(false, &why);
             return Err((false, why));
         };
-        match res {
-            Ok(r) => {
-                src.observe(true, "");
-                Ok(series_of(r.into_inner().0))
-            }
-            Err(e) => {
-                let (reachable, why) = query_error(src, e);
-                src.observe(reachable, &why);
-                Err((reachable, why))
-            }
-        }
+        super::promql::answer(src, res)
     }
 
     pub async fn run(&self, ctx: &RunContext, rt: &Runtime) -> Outcome {

@@ -35,7 +35,8 @@ fn unix(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-fn answer(
+/// A query's answer as series, telling the source whether it could be asked.
+pub(super) fn answer(
     src: &SourceClient,
     res: Result<prometheus_http_query::response::PromqlResult, prometheus_http_query::Error>,
 ) -> QueryResult {
