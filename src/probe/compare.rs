@@ -246,6 +246,14 @@ impl CompareProbe {
                 return Outcome::error(ev);
             }
         };
+        // The query as sent for the current side, when it renders (else the fetch says why).
+        let shown = match self.test {
+            Test::Poisson => ctx.render_range(&self.query, &promql::promql_range(Duration::from_secs(current.secs()))),
+            _ => ctx.render(&self.query),
+        };
+        if let Ok(q) = shown {
+            ev.target = Some(rt.redactor.redact(&q));
+        }
         let (bq, btotal) = match &self.baseline.query {
             Some(q) => (q.as_str(), self.baseline.total.as_deref()),
             None => (self.query.as_str(), self.total.as_deref()),
