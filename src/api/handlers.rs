@@ -35,10 +35,11 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 pub async fn create(State(st): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
     let req: NewRelease = body(&bytes)?;
     let engine = st.engine.get();
-    let view = tokio::task::spawn_blocking(move || engine.create_release(req))
+    let (view, created) = tokio::task::spawn_blocking(move || engine.start_release(req))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(view)).into_response())
 }
 
 #[derive(Deserialize)]

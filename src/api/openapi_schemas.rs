@@ -36,6 +36,8 @@ fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
                     "description": "When it was deployed (null or absent: now; not in the future; not with `planned`)." },
                 "planned": { "type": "boolean", "default": false,
                     "description": "Not deployed yet: only pre-deploy items run until `deploy`." },
+                "new": { "type": "boolean", "default": false,
+                    "description": "Start another release even when one of this service, version and environment is open (without it the open one is answered, 200)." },
                 "window": { "type": ["object", "null"], "additionalProperties": false,
                     "description": "Overrides the configured watch window (an object; null or absent: the config's).",
                     "properties": { "min": { "anyOf": [duration, { "type": "null" }] },

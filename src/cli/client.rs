@@ -120,14 +120,19 @@ pub async fn release_start(
     version: &str,
     env: Option<String>,
     planned: bool,
+    new: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut body = json!({ "service": service, "version": version, "planned": planned });
+    let mut body = json!({ "service": service, "version": version, "planned": planned, "new": new });
     if let Some(e) = env {
         body["environment"] = json!(e);
     }
     let resp = tri!(call(server, client().post(url(server, "/api/v1/releases")).json(&body)).await);
+    let existing = resp.status() == reqwest::StatusCode::OK;
     let v: Value = resp.json().await.context("reading the daemon's answer")?;
     println!("{}", v["id"].as_str().unwrap_or("?"));
+    if existing {
+        eprintln!("already watched: this is the open release of that version (--new starts another)");
+    }
     eprintln!(
         "release {} {} ({}) is {}; follow it with: shipwatch status {}",
         v["service"].as_str().unwrap_or(""),

@@ -155,6 +155,10 @@ pub enum ReleaseCmd {
         /// Not deployed yet: only pre-deploy items run until `release deploy`.
         #[arg(long)]
         planned: bool,
+        /// Start a second release even if this version is already being watched (by default a
+        /// repeat prints the open release's id: safe to retry in CI).
+        #[arg(long)]
+        new: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -202,8 +206,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig { config, schedules } => Ok(check_config(&config, schedules).await),
         Command::Demo { keep } => demo::run(keep).await,
-        Command::Release(ReleaseCmd::Start { service, version, environment, planned, server }) => {
-            client::release_start(&server.server, &service, &version, environment, planned).await
+        Command::Release(ReleaseCmd::Start { service, version, environment, planned, new, server }) => {
+            client::release_start(&server.server, &service, &version, environment, planned, new).await
         }
         Command::Release(ReleaseCmd::Deploy { id, server }) => client::deploy(&server.server, &id).await,
         Command::Status { id, json, list, server } => client::status(&server.server, id.as_deref(), json, &list).await,

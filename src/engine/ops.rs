@@ -33,6 +33,10 @@ pub struct NewRelease {
     pub planned: bool,
     #[serde(default)]
     pub window: Option<WindowOverride>,
+    /// Start a second release even when one of the same service, version and environment is
+    /// still open (without it, a repeat answers with the open one: a retried CI job).
+    #[serde(default)]
+    pub new: bool,
 }
 
 /// A per-release window, overriding the config's: an object with `min` and/or `max` (a list
@@ -210,6 +214,13 @@ impl Engine {
 
     /// Start watching a new release.
     pub fn create_release(&self, req: NewRelease) -> Result<super::ReleaseView, EngineError> {
+        Ok(self.start_release(req)?.0)
+    }
+
+    /// Start watching a release, or — unless `req.new` — answer with the open release of the
+    /// same service, version and environment (`false`: nothing was created), so a retried CI
+    /// job never starts a second watch of one deploy.
+    pub fn start_release(&self, req: NewRelease) -> Result<(super::ReleaseView, bool), EngineError> {
         let inner = &self.0;
         // Release fields end up in probe URLs, commands, queries and ids: validated here.
         checked("service", validate::service(&req.service))?;
@@ -224,6 +235,24 @@ impl Engine {
         }
         let mut txn = inner.txn();
         let (cfg, now) = (txn.cfg.clone(), txn.now);
+        if !req.new {
+            // Under the writers' lock the snapshots are what is stored: no create can race this.
+            let open = inner
+                .state()
+                .values()
+                .find(|r| {
+                    let r = &r.release;
+                    r.state.is_active()
+                        && r.service == req.service
+                        && r.version == req.version
+                        && r.environment == environment
+                })
+                .map(|r| r.release.id.clone());
+            if let Some(id) = open {
+                drop(txn);
+                return Ok((self.release(&id)?, false));
+            }
+        }
         if let Some(d) = req.deployed_at
             && d > now + chrono::Duration::minutes(5)
         {
@@ -257,7 +286,7 @@ impl Engine {
         txn.settle(&id, true)?;
         txn.restart(&id);
         txn.commit()?;
-        self.release(&id)
+        Ok((self.release(&id)?, true))
     }
 
     /// A planned release is deployed now: its window starts.
