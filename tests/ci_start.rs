@@ -58,4 +58,18 @@ async fn a_retried_start_answers_the_open_release_and_new_starts_another() {
     assert_eq!(code, 200, "{v}");
     let (code, fresh) = d.post("/api/v1/releases", &json!({"service": "web", "version": "1.0"})).await;
     assert_eq!(code, 201, "both closed: a new watch {fresh}");
+
+    // What the API takes, the CLI takes: when it was deployed and its own window.
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let args = ["--service", "db", "--version", "3", "--env", "staging", "--deployed-at", &at];
+    let (ok, id, err) = start(&d, &[&args[..], &["--window-min", "10m", "--window-max", "2h"]].concat());
+    assert!(ok, "{err}");
+    let rel = d.release(&id).await;
+    assert_eq!((rel["window_min"].as_f64(), rel["window_max"].as_f64()), (Some(600.0), Some(7200.0)), "{rel}");
+    assert_eq!(ts(&rel["deployed_at"]).format("%Y-%m-%dT%H:%M:%SZ").to_string(), at);
+    assert_eq!(rel["environment"], "staging");
+    let (ok, _, err) = start(&d, &["--service", "db", "--version", "4", "--deployed-at", "yesterday"]);
+    assert!(!ok && err.contains("--deployed-at") && err.contains("RFC 3339"), "{err}");
+    let (ok, _, err) = start(&d, &["--service", "db", "--version", "4", "--window-max", "two hours"]);
+    assert!(!ok && err.contains("--window-max"), "{err}");
 }

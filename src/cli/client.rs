@@ -114,18 +114,8 @@ macro_rules! tri {
     };
 }
 
-pub async fn release_start(
-    server: &str,
-    service: &str,
-    version: &str,
-    env: Option<String>,
-    planned: bool,
-    new: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut body = json!({ "service": service, "version": version, "planned": planned, "new": new });
-    if let Some(e) = env {
-        body["environment"] = json!(e);
-    }
+/// `release start`: POST `body` (built from the flags); prints the release's id.
+pub async fn release_start(server: &str, body: Value) -> anyhow::Result<ExitCode> {
     let resp = tri!(call(server, client().post(url(server, "/api/v1/releases")).json(&body)).await);
     let existing = resp.status() == reqwest::StatusCode::OK;
     let v: Value = resp.json().await.context("reading the daemon's answer")?;

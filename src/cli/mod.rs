@@ -28,9 +28,22 @@ pub struct Cli {
 /// Where a client command finds the daemon.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
-    /// Base URL of the shipwatch daemon.
+    /// Base URL of the shipwatch daemon. The API token, when the daemon needs one, is read from
+    /// the SHIPWATCH_API_TOKEN environment variable (never a flag: it would show in `ps`).
     #[arg(long, env = "SHIPWATCH_SERVER", default_value = "http://127.0.0.1:9797", global = true)]
     pub server: String,
+}
+
+/// `--deployed-at`: an RFC 3339 time.
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{e}; write an RFC 3339 time such as 2026-12-03T14:05:00Z"))
+}
+
+/// `--window-min/--window-max`: a duration such as 30m or 24h (passed on as written).
+fn parse_duration(s: &str) -> Result<String, String> {
+    humantime::parse_duration(s).map(|_| s.to_string()).map_err(|e| format!("{e}; write e.g. 30m, 24h"))
 }
 
 /// Filters and paging of the release list (`status` without an id).
@@ -159,6 +172,15 @@ pub enum ReleaseCmd {
         /// repeat prints the open release's id: safe to retry in CI).
         #[arg(long)]
         new: bool,
+        /// When it was deployed, if not now (RFC 3339, e.g. 2026-12-03T14:05:00Z).
+        #[arg(long, value_parser = parse_time)]
+        deployed_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// The watch window's minimum for this release (default: the config's `window.min`).
+        #[arg(long, value_parser = parse_duration)]
+        window_min: Option<String>,
+        /// The watch window's maximum for this release (default: the config's `window.max`).
+        #[arg(long, value_parser = parse_duration)]
+        window_max: Option<String>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -206,8 +228,25 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig { config, schedules } => Ok(check_config(&config, schedules).await),
         Command::Demo { keep } => demo::run(keep).await,
-        Command::Release(ReleaseCmd::Start { service, version, environment, planned, new, server }) => {
-            client::release_start(&server.server, &service, &version, environment, planned, new).await
+        Command::Release(ReleaseCmd::Start {
+            service,
+            version,
+            environment,
+            planned,
+            new,
+            deployed_at,
+            window_min,
+            window_max,
+            server,
+        }) => {
+            let mut body = serde_json::json!({
+                "service": service, "version": version, "planned": planned, "new": new,
+                "environment": environment, "deployed_at": deployed_at.map(|t| t.to_rfc3339()),
+            });
+            if window_min.is_some() || window_max.is_some() {
+                body["window"] = serde_json::json!({ "min": window_min, "max": window_max });
+            }
+            client::release_start(&server.server, body).await
         }
         Command::Release(ReleaseCmd::Deploy { id, server }) => client::deploy(&server.server, &id).await,
         Command::Status { id, json, list, server } => client::status(&server.server, id.as_deref(), json, &list).await,
