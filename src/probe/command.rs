@@ -1,7 +1,7 @@
 //! Command probe: run a program (no shell) and judge it by its exit code.
 //!
 //! Arguments are passed to the program as they are, never through a shell, and a release value
-//! can never start an argument with `-` (see [`CommandProbe::render`]).
+//! can never start an argument with `-` (see `CommandProbe::render`).
 //! Exit 0 passes, non-zero fails, death by signal or timeout is `error`. The child runs in its
 //! own process group so a timeout kills grandchildren too (they would otherwise keep the output
 //! pipes open). Only the last 2 KiB of stdout and stderr are kept. A plugin may print a JSON

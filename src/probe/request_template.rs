@@ -5,7 +5,7 @@
 //! are untrusted; text the operator wrote in the config stays as written. Each value a `{{ … }}`
 //! outputs is treated by where it lands:
 //!
-//! - **URL** ([`url`]): the template is rendered with a unique marker in place of each value and
+//! - **URL** ([`url()`]): the template is rendered with a unique marker in place of each value and
 //!   parsed, which shows the component each marker landed in. A value in the path, query or
 //!   fragment (or the userinfo) is percent-encoded down to RFC 3986 unreserved characters, so it
 //!   stays one opaque piece of that component (`/`, `?`, `#`, `&`, `=`, `%`, `@` are encoded). A

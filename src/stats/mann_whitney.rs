@@ -2,7 +2,7 @@
 //!
 //! `U` is the statistic of the current side (SciPy's `U1`): ranks of the current samples summed
 //! over the pooled, sorted data (ties share their average rank) minus `n1(n1+1)/2`. Two ways to
-//! a p-value, chosen like SciPy's `method="auto"` ([`test`]):
+//! a p-value, chosen like SciPy's `method="auto"` ([`test()`]):
 //! - [`exact`]: the exact null distribution of `U` (no ties assumed), counted with the
 //!   generating function of the Gaussian binomial coefficient `[n1+n2 choose n1]_q` in `i128`;
 //!   used when one side has at most 8 samples and no value repeats (and `n1·n2 ≤ 250,000`);
