@@ -81,13 +81,15 @@ pub fn observe(
         }
         (ItemState::Pending | ItemState::Complete, Status::Error) => {
             let since = stale_since(item, now, watch.origin, binding.stale_after)?;
-            Some((
-                Cause::Unmeasured { since },
-                format!("could not measure since {}", since.format("%Y-%m-%d %H:%M:%S UTC")),
-            ))
+            Some((Cause::Unmeasured { since }, unmeasured_since(since)))
         }
         _ => None,
     }
+}
+
+/// "could not measure since T" (the caller adds the last error).
+pub fn unmeasured_since(since: DateTime<Utc>) -> String {
+    format!("could not measure since {}", since.format("%Y-%m-%d %H:%M:%S UTC"))
 }
 
 /// A measurement of `item` at `at` (any bound probe, any result but `error`): the item is

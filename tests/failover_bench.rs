@@ -52,22 +52,17 @@ fn receiver() -> (u16, Seen) {
 
 async fn cluster_of(ds: &[Option<Daemon>]) -> Option<(usize, i64)> {
     let mut seen = vec![];
-    for d in ds.iter().flatten() {
-        seen.push(d.get_json("/api/v1/cluster").await["cluster"].clone());
-    }
-    let leader = seen.first()?["leader"].as_str()?.to_string();
-    if !seen.iter().all(|c| c["leader"] == leader.as_str()) {
-        return None;
-    }
     for (i, d) in ds.iter().enumerate() {
         if let Some(d) = d {
-            let c = &d.get_json("/api/v1/cluster").await["cluster"];
-            if c["leading"] == true && c["name"] == leader.as_str() {
-                return Some((i, c["epoch"].as_i64()?));
-            }
+            seen.push((i, d.get_json("/api/v1/cluster").await["cluster"].clone()));
         }
     }
-    None
+    let leader = seen.first()?.1["leader"].as_str()?.to_string();
+    if !seen.iter().all(|(_, c)| c["leader"] == leader.as_str()) {
+        return None;
+    }
+    let (i, c) = seen.iter().find(|(_, c)| c["leading"] == true && c["name"] == leader.as_str())?;
+    Some((*i, c["epoch"].as_i64()?))
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {

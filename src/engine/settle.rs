@@ -205,8 +205,8 @@ fn mark_stale(cfg: &Config, rel: &mut Rel, now: DateTime<Utc>, fx: &mut Effects)
         let last = b.probes.iter().filter_map(|p| rel.last.get(p)).max_by_key(|r| r.at);
         let error = last.filter(|r| r.at > since).map(|r| r.evidence.message.clone());
         let message = format!(
-            "could not measure since {}: {}",
-            since.format("%Y-%m-%d %H:%M:%S UTC"),
+            "{}: {}",
+            rules::unmeasured_since(since),
             error.unwrap_or_else(|| "no result since (was shipwatch down?)".into())
         );
         let step = Step { cause: Cause::Unmeasured { since }, message, evidence: None };

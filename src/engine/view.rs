@@ -135,7 +135,13 @@ pub(super) fn window(rel: &Release, now: DateTime<Utc>) -> WindowView {
     }
 }
 
-fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
+/// When a release's coverage is read "as of" in its views: its close, else its latest result
+/// (deterministic per snapshot, so the cached items JSON stays right).
+fn coverage_as_of(rel: &Rel) -> DateTime<Utc> {
+    rel.release.closed_at.or(rel.last.values().map(|r| r.at).max()).unwrap_or(rel.release.created_at)
+}
+
+fn item_view(cfg: &Config, rel: &Rel, id: &str, as_of: DateTime<Utc>) -> Option<ItemView> {
     let rec = rel.items.get(id)?;
     let b = cfg.items.get(id);
     let it = cfg.checklist.get(id);
@@ -158,10 +164,7 @@ fn item_view(cfg: &Config, rel: &Rel, id: &str) -> Option<ItemView> {
         evidence: rec.evidence.clone(),
         mode: b.map(|b| b.mode),
         fresh_at: rec.fresh_at,
-        coverage: measured.and_then(|b| {
-            let at = rel.release.closed_at.or(rel.last.values().map(|r| r.at).max()).unwrap_or(rel.release.created_at);
-            crate::rules::coverage(rec, &rel.release, at.max(rec.since), b.stale_after)
-        }),
+        coverage: measured.and_then(|b| crate::rules::coverage(rec, &rel.release, as_of.max(rec.since), b.stale_after)),
         min_coverage: measured.map(|b| b.min_coverage),
         stale_after_s: measured.map(|b| b.stale_after.as_secs_f64()),
     })
@@ -172,7 +175,8 @@ fn item_views(cfg: &Config, rel: &Rel) -> Vec<ItemView> {
     let mut ids: Vec<&str> =
         cfg.checklist.items.iter().map(|i| i.id.as_str()).filter(|i| rel.items.contains_key(*i)).collect();
     ids.extend(rel.items.keys().map(String::as_str).filter(|k| cfg.checklist.get(k).is_none()));
-    ids.into_iter().filter_map(|id| item_view(cfg, rel, id)).collect()
+    let as_of = coverage_as_of(rel);
+    ids.into_iter().filter_map(|id| item_view(cfg, rel, id, as_of)).collect()
 }
 
 pub(super) fn view(cfg: &Config, rel: &Rel, now: DateTime<Utc>, detailed: bool) -> ReleaseView {
@@ -280,7 +284,7 @@ impl Engine {
 
     /// One item of one release.
     pub fn item(&self, id: &str, item: &str) -> Result<ItemView, EngineError> {
-        self.with(id, |cfg, rel, _| item_view(cfg, rel, item))
+        self.with(id, |cfg, rel, _| item_view(cfg, rel, item, coverage_as_of(rel)))
             .map_err(|_| EngineError::NotFound(format!("no item '{item}' in release '{id}'")))
     }
 
