@@ -254,7 +254,7 @@ fn api_error(e: &ApiError, is_json: bool) {
 /// What the engine computes from a release it accepts: window ends, verdict, window closing.
 fn new_release(req: crate::engine::NewRelease) {
     let now = Utc::now();
-    // The engine refuses these before any arithmetic (engine::ops::create_release).
+    // The engine refuses these before any arithmetic (engine::start::start_release).
     if req.planned && req.deployed_at.is_some() || req.deployed_at.is_some_and(|d| d > now + TimeDelta::minutes(5)) {
         return;
     }
@@ -277,6 +277,10 @@ fn new_release(req: crate::engine::NewRelease) {
         regressed: false,
         closed_at: None,
         reason: None,
+        commit: req.commit,
+        labels: req.labels,
+        origin: None,
+        idempotency: None,
     };
     for d in [release.window_min, release.window_max] {
         assert!(release.at(d).is_some(), "window end {d:?} after {:?} overflows", release.deployed_at);

@@ -66,6 +66,38 @@ pub struct Release {
     /// Why the verdict is what it is.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The commit deployed (lowercase hex), when CI or GitHub said.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Free labels from whoever started it (`team=payments`), shown on the page and copied
+    /// into notifications.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Who started it, when not a plain API call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// The `Idempotency-Key` it was created with, and a digest of that request: a repeat with
+    /// the key answers with this release; the same key with another request is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
+}
+
+/// Where a release came from, when not the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// Detected by a `watch:` query seeing a new version.
+    Watch { watch: String },
+    /// A GitHub `deployment_status` event.
+    GithubDeployment { repository: String, deployment_id: u64 },
+}
+
+/// The request a release was created by, for `Idempotency-Key` repeats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idempotency {
+    pub key: String,
+    /// SHA-256 (hex) of the request's fields.
+    pub digest: String,
 }
 
 impl Release {
@@ -86,6 +118,10 @@ pub struct ReleaseSpec {
     pub deployed_at: Option<DateTime<Utc>>,
     pub window_min: Duration,
     pub window_max: Duration,
+    pub commit: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub origin: Option<Origin>,
+    pub idempotency: Option<Idempotency>,
 }
 
 /// Durations stored as fractional seconds.
@@ -247,6 +283,10 @@ mod tests {
             regressed: false,
             closed_at: None,
             reason: None,
+            commit: None,
+            labels: Default::default(),
+            origin: None,
+            idempotency: None,
         };
         assert!(r.at(r.window_min).is_some());
         assert_eq!(r.at(r.window_max), None);

@@ -214,6 +214,10 @@ fn release(regressed: bool) -> Release {
         regressed,
         closed_at: None,
         reason: None,
+        commit: None,
+        labels: Default::default(),
+        origin: None,
+        idempotency: None,
     }
 }
 

@@ -249,6 +249,10 @@ pub fn new_release(spec: ReleaseSpec, planned: bool, now: DateTime<Utc>) -> Resu
         regressed: false,
         closed_at: None,
         reason: None,
+        commit: spec.commit,
+        labels: spec.labels,
+        origin: spec.origin,
+        idempotency: spec.idempotency,
     };
     let message = format!("release {} {} started", r.service, r.version);
     let h = history(&r.id, None, now, None, State::Release(to), cause, message);

@@ -139,6 +139,10 @@ fn releases_start_deploy_and_close_with_history() {
         deployed_at: None,
         window_min: std::time::Duration::from_secs(60),
         window_max: std::time::Duration::from_secs(120),
+        commit: None,
+        labels: Default::default(),
+        origin: None,
+        idempotency: None,
     };
     let (mut r, h) = new_release(spec, true, t(0)).unwrap();
     assert_eq!((r.state, r.deployed_at), (ReleaseState::Planned, None));

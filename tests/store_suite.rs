@@ -115,6 +115,10 @@ fn release(id: &str) -> Release {
         regressed: false,
         closed_at: None,
         reason: None,
+        commit: None,
+        labels: Default::default(),
+        origin: None,
+        idempotency: None,
     }
 }
 

@@ -19,7 +19,12 @@ use super::{ApiError, AppState};
 pub const FORWARDED: &str = "x-shipwatch-forwarded-by";
 
 /// Headers sent on to the leader.
-const KEPT: [HeaderName; 3] = [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT];
+const KEPT: [HeaderName; 4] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    HeaderName::from_static(super::handlers::IDEMPOTENCY_KEY),
+];
 
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();

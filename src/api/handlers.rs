@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -32,8 +32,17 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-pub async fn create(State(st): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
-    let req: NewRelease = body(&bytes)?;
+/// The `Idempotency-Key` request header (its value is checked by the engine).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+pub async fn create(State(st): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let mut req: NewRelease = body(&bytes)?;
+    if let Some(v) = headers.get(IDEMPOTENCY_KEY) {
+        let key = v.to_str().map_err(|_| {
+            unprocessable("Idempotency-Key: send visible ASCII only (e.g. the CI job id, github-run-8812-1)".into())
+        })?;
+        req.idempotency_key = Some(key.to_string());
+    }
     let engine = st.engine.get();
     let (view, created) = tokio::task::spawn_blocking(move || engine.start_release(req))
         .await

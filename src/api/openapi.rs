@@ -189,12 +189,18 @@ fn paths() -> Value {
                 ] })),
             "post": mutating(op("createRelease", "releases",
                 "Start watching a release. Idempotent while it is open: a repeat for the same service, version and \
-                 environment answers 200 with the open release (a retried CI job); `new: true` starts another.",
+                 environment answers 200 with the open release (a retried CI job); `new: true` starts another. \
+                 With an `Idempotency-Key` header any repeat of the same request answers 200 with the release the \
+                 key created (open, or closed within `storage.keep_closed`); the same key with a different \
+                 request is refused with 422.",
                 with(vec![("201", json_resp("The new release with its items.", r("ReleaseView"))),
                           ("200", json_resp("That version is already watched: the open release.", r("ReleaseView")))],
                      bad_body()),
                 json!({ "requestBody": body("NewRelease",
-                    json!({"service": "checkout", "version": "2.0.1", "environment": "staging"})) }))),
+                    json!({"service": "checkout", "version": "2.0.1", "environment": "staging"})),
+                    "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false,
+                        "schema": { "type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$" },
+                        "description": "Makes any repeat of this request safe, e.g. the CI job id." }] }))),
         },
         "/api/v1/releases/{id}": { "parameters": [id()],
             "get": op("getRelease", "releases", "One release with its items, their states and evidence.",

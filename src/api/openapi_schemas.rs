@@ -22,6 +22,14 @@ pub(super) fn schemas() -> Value {
 }
 
 /// Request bodies, states and releases.
+/// Release labels: Prometheus-style names, one-line values.
+fn labels() -> Value {
+    json!({ "type": "object", "maxProperties": 32,
+        "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$" },
+        "additionalProperties": { "type": "string", "maxLength": 256 },
+        "description": "Free labels (`team: payments`), shown on the page and copied into notifications (Alertmanager labels too, so shipwatch's own label names are refused)." })
+}
+
 fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
     let name = json!({"type": "string", "pattern": "^[A-Za-z0-9._\\-+/:@]{1,128}$"});
     json!({
@@ -41,7 +49,10 @@ fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
                 "window": { "type": ["object", "null"], "additionalProperties": false,
                     "description": "Overrides the configured watch window (an object; null or absent: the config's).",
                     "properties": { "min": { "anyOf": [duration, { "type": "null" }] },
-                        "max": { "anyOf": [duration, { "type": "null" }] } } } } },
+                        "max": { "anyOf": [duration, { "type": "null" }] } } },
+                "commit": { "type": ["string", "null"], "pattern": "^[0-9A-Fa-f]{7,64}$",
+                    "description": "The commit deployed (stored in lowercase)." },
+                "labels": labels() } },
         "TickBody": { "type": "object", "required": ["by"], "additionalProperties": false,
             "properties": { "by": { "type": "string", "minLength": 1 }, "note": nullable("string") } },
         "WaiveBody": { "type": "object", "required": ["by", "reason"], "additionalProperties": false,
@@ -65,7 +76,12 @@ fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
                 "window_min": { "type": "number", "description": "Seconds." },
                 "window_max": { "type": "number", "description": "Seconds." },
                 "regressed": { "type": "boolean" },
-                "reason": { "type": ["string", "null"], "description": "Why the verdict is what it is." } } },
+                "reason": { "type": ["string", "null"], "description": "Why the verdict is what it is." },
+                "commit": { "type": ["string", "null"], "description": "The commit deployed, lowercase hex." },
+                "labels": labels(),
+                "origin": { "type": "object", "required": ["kind"],
+                    "description": "Who started it, when not the API: a `watch` (with its name) or a `github_deployment`.",
+                    "properties": { "kind": { "type": "string", "enum": ["watch", "github_deployment"] } } } } },
         "Window": { "type": "object", "required": ["min_s", "max_s"], "properties": {
             "min_s": { "type": "number" }, "max_s": { "type": "number" },
             "elapsed_s": nullable("number"),

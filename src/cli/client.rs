@@ -114,14 +114,27 @@ macro_rules! tri {
     };
 }
 
-/// `release start`: POST `body` (built from the flags); prints the release's id.
-pub async fn release_start(server: &str, body: Value) -> anyhow::Result<ExitCode> {
-    let resp = tri!(call(server, client().post(url(server, "/api/v1/releases")).json(&body)).await);
+/// What `release start` got: the release id (None when the daemon refused) and the exit code.
+pub struct Started {
+    pub id: Option<String>,
+    pub code: ExitCode,
+}
+
+pub async fn release_start(server: &str, body: Value, idempotency_key: Option<&str>) -> anyhow::Result<Started> {
+    let mut req = client().post(url(server, "/api/v1/releases")).json(&body);
+    if let Some(k) = idempotency_key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let resp = match call(server, req).await {
+        Ok(r) => r,
+        Err(code) => return Ok(Started { id: None, code }),
+    };
     let existing = resp.status() == reqwest::StatusCode::OK;
     let v: Value = resp.json().await.context("reading the daemon's answer")?;
-    println!("{}", v["id"].as_str().unwrap_or("?"));
+    let id = v["id"].as_str().unwrap_or("?").to_string();
+    println!("{id}");
     if existing {
-        eprintln!("already watched: this is the open release of that version (--new starts another)");
+        eprintln!("already watched: this is the release that request started (--new starts another)");
     }
     eprintln!(
         "release {} {} ({}) is {}; follow it with: shipwatch status {}",
@@ -131,7 +144,7 @@ pub async fn release_start(server: &str, body: Value) -> anyhow::Result<ExitCode
         v["state"].as_str().unwrap_or(""),
         v["id"].as_str().unwrap_or("")
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Started { id: Some(id), code: ExitCode::SUCCESS })
 }
 
 pub async fn deploy(server: &str, id: &str) -> anyhow::Result<ExitCode> {

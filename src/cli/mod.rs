@@ -6,6 +6,7 @@ mod demo;
 mod demo_stack;
 mod gate;
 mod junit;
+mod release;
 mod status;
 mod table;
 
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config;
 use crate::daemon::Daemon;
+pub use release::ReleaseCmd;
 
 #[derive(Parser, Debug)]
 #[command(name = "shipwatch", version, about = "Verifies production releases from your Markdown checklist")]
@@ -32,18 +34,6 @@ pub struct ServerArgs {
     /// the SHIPWATCH_API_TOKEN environment variable (never a flag: it would show in `ps`).
     #[arg(long, env = "SHIPWATCH_SERVER", default_value = "http://127.0.0.1:9797", global = true)]
     pub server: String,
-}
-
-/// `--deployed-at`: an RFC 3339 time.
-fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| format!("{e}; write an RFC 3339 time such as 2026-12-03T14:05:00Z"))
-}
-
-/// `--window-min/--window-max`: a duration such as 30m or 24h (passed on as written).
-fn parse_duration(s: &str) -> Result<String, String> {
-    humantime::parse_duration(s).map(|_| s.to_string()).map_err(|e| format!("{e}; write e.g. 30m, 24h"))
 }
 
 /// Filters and paging of the release list (`status` without an id).
@@ -155,43 +145,6 @@ pub enum Command {
     },
 }
 
-#[derive(Subcommand, Debug)]
-pub enum ReleaseCmd {
-    /// Start watching a release.
-    Start {
-        #[arg(long)]
-        service: String,
-        #[arg(long)]
-        version: String,
-        #[arg(long = "env")]
-        environment: Option<String>,
-        /// Not deployed yet: only pre-deploy items run until `release deploy`.
-        #[arg(long)]
-        planned: bool,
-        /// Start a second release even if this version is already being watched (by default a
-        /// repeat prints the open release's id: safe to retry in CI).
-        #[arg(long)]
-        new: bool,
-        /// When it was deployed, if not now (RFC 3339, e.g. 2026-12-03T14:05:00Z).
-        #[arg(long, value_parser = parse_time)]
-        deployed_at: Option<chrono::DateTime<chrono::Utc>>,
-        /// The watch window's minimum for this release (default: the config's `window.min`).
-        #[arg(long, value_parser = parse_duration)]
-        window_min: Option<String>,
-        /// The watch window's maximum for this release (default: the config's `window.max`).
-        #[arg(long, value_parser = parse_duration)]
-        window_max: Option<String>,
-        #[command(flatten)]
-        server: ServerArgs,
-    },
-    /// Mark a planned release deployed now.
-    Deploy {
-        id: String,
-        #[command(flatten)]
-        server: ServerArgs,
-    },
-}
-
 /// Set up logging on stderr (`RUST_LOG` overrides the level).
 pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -228,27 +181,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig { config, schedules } => Ok(check_config(&config, schedules).await),
         Command::Demo { keep } => demo::run(keep).await,
-        Command::Release(ReleaseCmd::Start {
-            service,
-            version,
-            environment,
-            planned,
-            new,
-            deployed_at,
-            window_min,
-            window_max,
-            server,
-        }) => {
-            let mut body = serde_json::json!({
-                "service": service, "version": version, "planned": planned, "new": new,
-                "environment": environment, "deployed_at": deployed_at.map(|t| t.to_rfc3339()),
-            });
-            if window_min.is_some() || window_max.is_some() {
-                body["window"] = serde_json::json!({ "min": window_min, "max": window_max });
-            }
-            client::release_start(&server.server, body).await
-        }
-        Command::Release(ReleaseCmd::Deploy { id, server }) => client::deploy(&server.server, &id).await,
+        Command::Release(cmd) => release::run(cmd).await,
         Command::Status { id, json, list, server } => client::status(&server.server, id.as_deref(), json, &list).await,
         Command::Tick { id, item, by, note, server } => client::tick(&server.server, &id, &item, &by, note).await,
         Command::Waive { id, item, by, reason, server } => {

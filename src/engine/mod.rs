@@ -17,6 +17,7 @@ pub mod report;
 mod route;
 mod runner;
 mod settle;
+mod start;
 mod txn;
 mod view;
 
@@ -37,7 +38,7 @@ use crate::store::{Store, StoreError};
 
 pub use cell::{ClusterStatus, EngineCell, Replica};
 pub use list::{Cursor, DEFAULT_LIMIT, ListQuery, MAX_LIMIT, Page};
-pub use ops::NewRelease;
+pub use start::NewRelease;
 pub use view::{Counts, ItemCoverage, ItemView, ReleaseView, WindowView};
 
 /// Errors of engine operations, mapped to HTTP statuses by the API.

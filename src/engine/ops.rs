@@ -8,74 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
 use super::settle::{self, Effects, Step};
 use super::{Engine, EngineError, Inner, Rel};
-use crate::checklist::slug;
-use crate::config::{Config, Window};
-use crate::probe::{Dur, Evidence};
-use crate::release::{ItemEvidence, ItemRecord, ReleaseSpec};
+use crate::config::Config;
+use crate::probe::Evidence;
+use crate::release::{ItemEvidence, ItemRecord};
 use crate::transition::{self, Cause};
 use crate::validate;
 
-/// Body of `POST /api/v1/releases`.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct NewRelease {
-    pub service: String,
-    pub version: String,
-    #[serde(default)]
-    pub environment: Option<String>,
-    #[serde(default)]
-    pub deployed_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub planned: bool,
-    #[serde(default)]
-    pub window: Option<WindowOverride>,
-    /// Start a second release even when one of the same service, version and environment is
-    /// still open (without it, a repeat answers with the open one: a retried CI job).
-    #[serde(default)]
-    pub new: bool,
-}
-
-/// A per-release window, overriding the config's: an object with `min` and/or `max` (a list
-/// such as `[null, null]`, which serde would take field by field, is refused).
-#[derive(Debug, Clone, Default)]
-pub struct WindowOverride {
-    pub min: Option<Dur>,
-    pub max: Option<Dur>,
-}
-
-impl<'de> Deserialize<'de> for WindowOverride {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Fields {
-            min: Option<Dur>,
-            max: Option<Dur>,
-        }
-        struct Object;
-        impl<'de> serde::de::Visitor<'de> for Object {
-            type Value = Fields;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str(r#"an object like {"min": "1h", "max": "24h"}"#)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Fields, A::Error> {
-                Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        let f = d.deserialize_map(Object)?;
-        Ok(WindowOverride { min: f.min, max: f.max })
-    }
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> EngineError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> EngineError {
     EngineError::Invalid { field: field.into(), message: message.into() }
 }
 
 /// A field checked by `crate::validate`, as a 422 naming it.
-fn checked(field: &str, r: Result<(), String>) -> Result<(), EngineError> {
+pub(crate) fn checked(field: &str, r: Result<(), String>) -> Result<(), EngineError> {
     r.map_err(|message| invalid(field, message))
 }
 
@@ -212,83 +159,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Start watching a new release.
-    pub fn create_release(&self, req: NewRelease) -> Result<super::ReleaseView, EngineError> {
-        Ok(self.start_release(req)?.0)
-    }
-
-    /// Start watching a release, or — unless `req.new` — answer with the open release of the
-    /// same service, version and environment (`false`: nothing was created), so a retried CI
-    /// job never starts a second watch of one deploy.
-    pub fn start_release(&self, req: NewRelease) -> Result<(super::ReleaseView, bool), EngineError> {
-        let inner = &self.0;
-        // Release fields end up in probe URLs, commands, queries and ids: validated here.
-        checked("service", validate::service(&req.service))?;
-        checked("version", validate::version(&req.version))?;
-        let environment = req.environment.clone().unwrap_or_else(|| "production".into());
-        checked("environment", validate::environment(&environment))?;
-        if req.planned && req.deployed_at.is_some() {
-            return Err(invalid(
-                "deployed_at",
-                "a planned release has no deployed_at yet; deploy it with POST .../deploy",
-            ));
-        }
-        let mut txn = inner.txn();
-        let (cfg, now) = (txn.cfg.clone(), txn.now);
-        if !req.new {
-            // Under the writers' lock the snapshots are what is stored: no create can race this.
-            let open = inner
-                .state()
-                .values()
-                .find(|r| {
-                    let r = &r.release;
-                    r.state.is_active()
-                        && r.service == req.service
-                        && r.version == req.version
-                        && r.environment == environment
-                })
-                .map(|r| r.release.id.clone());
-            if let Some(id) = open {
-                drop(txn);
-                return Ok((self.release(&id)?, false));
-            }
-        }
-        if let Some(d) = req.deployed_at
-            && d > now + chrono::Duration::minutes(5)
-        {
-            return Err(invalid("deployed_at", "is in the future"));
-        }
-        let window = merge_window(cfg.window, req.window.as_ref())?;
-        let base = format!("{}-{}", slug(&req.service), slug(&req.version));
-        let mut id = base.clone();
-        for n in 2.. {
-            if !txn.has(&id)? {
-                break;
-            }
-            id = format!("{base}-{n}");
-        }
-        let spec = ReleaseSpec {
-            id: id.clone(),
-            service: req.service,
-            version: req.version,
-            environment,
-            deployed_at: req.deployed_at,
-            window_min: window.min.0,
-            window_max: window.max.0,
-        };
-        let (release, started) =
-            transition::new_release(spec, req.planned, now).map_err(|e| EngineError::Conflict(e.to_string()))?;
-        let items = initial_items(&cfg, &id, now);
-        let mut fx = Effects { items: items.keys().cloned().collect(), ..Default::default() };
-        let mut rel = Rel { items, release, last: BTreeMap::new() };
-        fx.changed(&mut rel, started, None);
-        txn.insert(rel, fx);
-        txn.settle(&id, true)?;
-        txn.restart(&id);
-        txn.commit()?;
-        Ok((self.release(&id)?, true))
-    }
-
     /// A planned release is deployed now: its window starts.
     pub fn deploy(&self, id: &str) -> Result<super::ReleaseView, EngineError> {
         let mut txn = self.0.txn();
@@ -351,23 +221,4 @@ fn resolve_item(cfg: &Config, rel: &Rel, release: &str, reference: &str) -> Resu
             hint.map(|h| format!("; did you mean '{h}'?")).unwrap_or_default()
         ))),
     }
-}
-
-fn merge_window(base: Window, o: Option<&WindowOverride>) -> Result<Window, EngineError> {
-    let mut w = base;
-    if let Some(o) = o {
-        if let Some(m) = o.min {
-            w.min = m;
-        }
-        if let Some(m) = o.max {
-            w.max = m;
-        }
-    }
-    if w.max.0 < w.min.0 {
-        return Err(invalid("window", "max is shorter than min"));
-    }
-    if w.max.0 < Duration::from_secs(1) {
-        return Err(invalid("window.max", "must be at least 1s"));
-    }
-    Ok(w)
 }

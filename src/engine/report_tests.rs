@@ -78,6 +78,10 @@ fn rel() -> Rel {
         regressed: false,
         closed_at: Some(t(60)),
         reason: Some(WHY.into()),
+        commit: None,
+        labels: Default::default(),
+        origin: None,
+        idempotency: None,
     };
     let items = [
         record("run-smoke-tests", ItemState::Unknown, Cause::Unmeasured { since: t(30) }, Some(t(30))),

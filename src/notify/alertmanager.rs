@@ -124,7 +124,8 @@ pub fn alert(
     link: &str,
     starts_at: DateTime<Utc>,
 ) -> AmAlert {
-    let mut labels = BTreeMap::new();
+    // The release's own labels first: shipwatch's names win (the API refuses them anyway).
+    let mut labels = release.labels.clone();
     labels.insert("alertname".to_string(), alertname.to_string());
     labels.insert("service".to_string(), release.service.clone());
     labels.insert("environment".to_string(), release.environment.clone());
@@ -134,6 +135,9 @@ pub fn alert(
     let mut annotations = BTreeMap::new();
     annotations.insert("summary".to_string(), summary.to_string());
     annotations.insert("link".to_string(), link.to_string());
+    if let Some(c) = &release.commit {
+        annotations.insert("commit".to_string(), c.clone());
+    }
     if let Some(i) = item {
         labels.insert("item".to_string(), i.id.clone());
         annotations.insert("description".to_string(), i.text.clone());

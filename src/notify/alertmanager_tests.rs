@@ -53,6 +53,17 @@ fn labels_and_annotations() {
 }
 
 #[test]
+fn release_labels_and_commit_travel_with_the_alert() {
+    let mut n = sample(EventKind::ItemRegressed);
+    n.release.labels = [("team", "payments"), ("service", "forged")].map(|(k, v)| (k.into(), v.into())).into();
+    n.release.commit = Some("4f2a9c1".into());
+    let a = alert(REGRESSION, &n.release, n.item.as_ref(), None, "page", "s", &n.link, t(0));
+    assert_eq!(a.labels["team"], "payments", "a release label is an alert label (for routing)");
+    assert_eq!(a.labels["service"], "checkout-api", "shipwatch's own labels win");
+    assert_eq!(a.annotations["commit"], "4f2a9c1");
+}
+
+#[test]
 fn fingerprint_is_stable_and_sorted() {
     let a = regression(0);
     let mut b = regression(99);

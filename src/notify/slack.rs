@@ -102,12 +102,18 @@ pub fn payload(n: &Notification) -> Value {
         section.push_str("\n>");
         section.push_str(&escape(&ev));
     }
-    let context = format!(
+    let mut context = format!(
         "<{}|status> · release {} · {}",
         link_target(&n.link),
         escape(&n.release.id),
         n.event.at.format("%Y-%m-%d %H:%M:%S UTC")
     );
+    if let Some(c) = &n.release.commit {
+        context.push_str(&format!(" · commit {}", escape(c.get(..12).unwrap_or(c))));
+    }
+    for (k, v) in &n.release.labels {
+        context.push_str(&format!(" · {}={}", escape(k), escape(v)));
+    }
     json!({
         "text": summary,
         "blocks": [

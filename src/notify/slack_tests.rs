@@ -48,6 +48,15 @@ fn summary_by_event_kind() {
 }
 
 #[test]
+fn commit_and_labels_are_in_the_context_line_escaped() {
+    let mut n = sample(EventKind::ReleaseFailed);
+    n.release.commit = Some("4f2a9c1e0b7d4c2a9f11".into());
+    n.release.labels = [("team", "<!channel> & co")].map(|(k, v)| (k.into(), v.into())).into();
+    let ctx = payload(&n)["blocks"][1]["elements"][0]["text"].as_str().unwrap().to_string();
+    assert!(ctx.ends_with(" · commit 4f2a9c1e0b7d · team=&lt;!channel&gt; &amp; co"), "{ctx}");
+}
+
+#[test]
 fn evidence_message_is_quoted_in_the_section() {
     let p = payload(&sample(EventKind::ItemRegressed));
     let section = p["blocks"][0]["text"]["text"].as_str().unwrap();

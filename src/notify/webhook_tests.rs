@@ -36,6 +36,10 @@ pub(crate) fn sample(kind: EventKind) -> Notification {
         regressed: false,
         closed_at: None,
         reason: None,
+        commit: None,
+        labels: Default::default(),
+        origin: None,
+        idempotency: None,
     };
     let is_item = kind.as_str().starts_with("item.");
     let (state, message) = match kind {

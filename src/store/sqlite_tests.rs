@@ -19,6 +19,10 @@ fn release(id: &str) -> Release {
         regressed: false,
         closed_at: None,
         reason: None,
+        commit: None,
+        labels: Default::default(),
+        origin: None,
+        idempotency: None,
     }
 }
 

@@ -63,6 +63,12 @@ pub(super) fn page(
                 @if let Some(c) = rel.closed_at { " · closed " (when(ctx, c)) }
                 @if rel.regressed { " · a regression extended the watch to the window max" }
                 " · id " code { (ctx.s(&rel.id)) }
+                @if let Some(c) = &rel.commit { " · commit " code title=(c) { (c.get(..12).unwrap_or(c)) } }
+            }
+            @if !rel.labels.is_empty() {
+                ul.labels aria-label="Labels" {
+                    @for (k, v) in &rel.labels { li { code { (ctx.s(k)) "=" (ctx.s(v)) } } }
+                }
             }
             p.links {
                 a href=(format!("/api/v1/releases/{}/checklist.md", rel.id)) { "checklist.md" } " · "

@@ -19,6 +19,9 @@
 //!   paragraph separators and bidirectional overrides are refused for the same reason (they
 //!   reorder or break what a reader sees). None may be blank.
 
+mod meta;
+pub use meta::{MAX_LABELS, commit, idempotency_key, labels};
+
 /// Longest `by` accepted.
 pub const MAX_BY: usize = 128;
 /// Longest `note` (tick) or `reason` (waiver) accepted.
