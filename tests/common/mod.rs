@@ -15,6 +15,7 @@ pub mod pg;
 pub mod prom;
 pub mod raw;
 pub mod servers;
+pub mod tools;
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
