@@ -162,6 +162,13 @@ async fn redacted_run_masks_secrets() {
     let text = serde_json::to_string(&o).unwrap();
     assert!(!text.contains("hunter2"), "{text}");
     assert_eq!(o.status, Status::Fail);
+    // A Nagios plugin's text, long output and perfdata labels too.
+    let script = "echo \"CRITICAL hunter2-secret | hunter2-secret=1 'x hunter2-secret'=2;hunter2-secret\"; exit 2";
+    let o = probe(json!({"argv": ["sh", "-c", script], "format": "nagios"})).run_redacted(&ctx(), &r).await;
+    let text = serde_json::to_string(&o).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert_eq!(o.evidence.perfdata.len(), 1, "{text}");
+    assert_eq!(o.evidence.details["perfdata_errors"].as_array().map(Vec::len), Some(1), "{text}");
 }
 
 fn version(v: &str) -> RunContext {
