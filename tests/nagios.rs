@@ -68,8 +68,16 @@ async fn real_nagios_plugins_pass_fail_and_error_with_perfdata_in_the_evidence()
     let probes = [
         plugin("tcp-up", "check_tcp", &args(&["-H", "127.0.0.1", "-p", &live])),
         plugin("tcp-down", "check_tcp", &args(&["-H", "127.0.0.1", "-p", &dead])),
-        plugin("http-ok", "check_http", &args(&["-H", "127.0.0.1", "-p", &live, "-u", "/healthz", "-s", "nagios-marker"])),
-        plugin("http-missing", "check_http", &args(&["-H", "127.0.0.1", "-p", &live, "-u", "/healthz", "-s", "absent-text"])),
+        plugin(
+            "http-ok",
+            "check_http",
+            &args(&["-H", "127.0.0.1", "-p", &live, "-u", "/healthz", "-s", "nagios-marker"]),
+        ),
+        plugin(
+            "http-missing",
+            "check_http",
+            &args(&["-H", "127.0.0.1", "-p", &live, "-u", "/healthz", "-s", "absent-text"]),
+        ),
         plugin("http-404", "check_http", &args(&["-H", "127.0.0.1", "-p", &live, "-u", "/no-such-page"])),
         // `-t 0` is refused by check_tcp itself: UNKNOWN, exit 3.
         plugin("bad-args", "check_tcp", &args(&["-H", "127.0.0.1", "-p", &live, "-t", "0"])),
@@ -156,7 +164,8 @@ fn check_config_reports_an_unknown_format_with_its_position_and_the_valid_values
         "server: {{ listen: 127.0.0.1:0 }}\nchecklist: checklist.md\nprobes:\n  tcp:\n    command:\n      argv: [{PLUGINS}/check_tcp, -H, db, -p, \"5432\"]\n      format: nagio\n  other:\n    command: {{ argv: [\"true\"], format: xml }}\nitems:\n  {TCP_UP}: {{ probes: [tcp, other] }}\n"
     );
     let fx = Fixture::new(&yaml, 0);
-    let out = Command::new(BIN).current_dir(fx.path()).args(["check-config", "--config", "shipwatch.yaml"]).output().unwrap();
+    let out =
+        Command::new(BIN).current_dir(fx.path()).args(["check-config", "--config", "shipwatch.yaml"]).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{text}");
     for want in [

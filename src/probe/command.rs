@@ -5,12 +5,11 @@
 //! With `format: exit` (the default) exit 0 passes and non-zero fails; a plugin may print a JSON
 //! object as its last stdout line (`{"status": "fail", "message": "...", "observed": 3}`) to
 //! refine the verdict and the evidence. With `format: nagios` the program is a Nagios plugin,
-//! judged by `super::nagios` (0 OK passes, 1 WARNING and 2 CRITICAL fail, 3 UNKNOWN is `error`;
+//! judged by [`super::nagios`] (0 OK passes, 1 WARNING and 2 CRITICAL fail, 3 UNKNOWN is `error`;
 //! the first stdout line is the message, performance data goes into the evidence). Either way
 //! death by signal or timeout is `error`. The child runs in its own process group so a timeout
 //! kills grandchildren too (they would otherwise keep the output pipes open). Only the last
-//! 2 KiB of stdout and stderr are kept, and for a Nagios plugin the first [`HEAD`] bytes of
-//! stdout.
+//! 2 KiB of stdout and stderr are kept, and for a Nagios plugin the first 8 KiB of stdout.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -224,7 +223,10 @@ impl CommandProbe {
             Format::Nagios => {
                 let (head, cut) = out.head_lines();
                 if cut {
-                    ev.details.insert("output_note".into(), format!("stdout longer than {HEAD} bytes; read only those").into());
+                    ev.details.insert(
+                        "output_note".into(),
+                        format!("stdout longer than {HEAD} bytes; read only those").into(),
+                    );
                 }
                 super::nagios::judge(code, &head, err.last_line_of_tail(), ev)
             }

@@ -211,8 +211,9 @@ async fn release_values_never_become_options_or_shell_code() {
 /// perfdata (first line and long output) lands in the evidence; a JSON line means nothing here.
 #[tokio::test]
 async fn nagios_plugins() {
+    type Case<'a> = (&'a str, Status, Option<i32>, &'a str, &'a [&'a str]);
     #[rustfmt::skip]
-    let cases: &[(&str, Status, Option<i32>, &str, &[&str])] = &[
+    let cases: &[Case] = &[
         ("echo 'PING OK - rta 0.8ms|rta=0.8ms;100;500;0 pl=0%;20;60'; exit 0", Status::Pass, Some(0), "PING OK - rta 0.8ms", &["rta", "pl"]),
         ("echo 'queue deep | depth=120;100;200'; exit 1", Status::Fail, Some(1), "WARNING: queue deep", &["depth"]),
         ("printf 'DISK CRITICAL - /data full | /=10MB\\n/data at 99%% | /data=990MB;800;900;0;1000\\n'; exit 2",
@@ -236,7 +237,10 @@ async fn nagios_plugins() {
     }
     let o = probe(json!({"argv": ["sh", "-c", "echo 'OK | time=fast t=1s'"], "format": "nagios"})).run(&ctx()).await;
     assert_eq!(o.evidence.observed.as_deref(), Some("1"));
-    assert_eq!(o.evidence.details["perfdata_errors"][0], "perfdata \"time=fast\": value \"fast\" is not a number (or U)");
+    assert_eq!(
+        o.evidence.details["perfdata_errors"][0],
+        "perfdata \"time=fast\": value \"fast\" is not a number (or U)"
+    );
 }
 
 #[tokio::test]

@@ -101,8 +101,11 @@ pub fn parse_output(stdout: &str) -> PluginOutput {
             long.push(line);
         }
     }
-    let mut out =
-        PluginOutput { text: text.trim().to_string(), long_text: long.join("\n").trim().to_string(), ..Default::default() };
+    let mut out = PluginOutput {
+        text: text.trim().to_string(),
+        long_text: long.join("\n").trim().to_string(),
+        ..Default::default()
+    };
     // Each line on its own: an unterminated quote never swallows the next line.
     for segment in segments {
         parse_perfdata_into(segment, &mut out.perfdata, &mut out.errors);

@@ -145,8 +145,9 @@ fn output_splits_into_text_long_output_and_perfdata() {
 
 #[test]
 fn exit_codes_decide_and_text_is_the_message() {
+    type Case<'a> = (i32, &'a str, Option<&'a str>, Status, &'a str, Option<&'a str>);
     #[rustfmt::skip]
-    let cases: &[(i32, &str, Option<&str>, Status, &str, Option<&str>)] = &[
+    let cases: &[Case] = &[
         // (exit code, stdout, stderr line, status, message, observed)
         (0, "TCP OK - 0.001 second response time on 127.0.0.1 port 80|time=0.001180s;;;0.000000;10.000000\n", None,
             Status::Pass, "TCP OK - 0.001 second response time on 127.0.0.1 port 80", Some("0.00118")),
@@ -190,12 +191,18 @@ fn evidence_keeps_perfdata_long_output_and_parse_errors() {
     let o = judge(2, stdout, None, Evidence::default());
     assert_eq!(o.status, Status::Fail);
     let e = &o.evidence;
-    assert_eq!(e.perfdata, vec![full("time", 0.5, "s", "1", "2", Some(0.0), None), d("bytes in", Some(12.0), Some("B"))]);
+    assert_eq!(
+        e.perfdata,
+        vec![full("time", 0.5, "s", "1", "2", Some(0.0), None), d("bytes in", Some(12.0), Some("B"))]
+    );
     assert_eq!(e.details["long_output"], "line two");
     assert_eq!(e.details["perfdata_errors"], serde_json::json!(["perfdata \"junk\": no '=' (write label=value)"]));
     // Serialized for the API: every field of a datum, nulls left out.
     let json = serde_json::to_value(e).unwrap();
-    assert_eq!(json["perfdata"][0], serde_json::json!({"label": "time", "value": 0.5, "uom": "s", "warn": "1", "crit": "2", "min": 0.0}));
+    assert_eq!(
+        json["perfdata"][0],
+        serde_json::json!({"label": "time", "value": 0.5, "uom": "s", "warn": "1", "crit": "2", "min": 0.0})
+    );
     assert_eq!(json["perfdata"][1], serde_json::json!({"label": "bytes in", "value": 12.0, "uom": "B"}));
     let back: Evidence = serde_json::from_value(json).unwrap();
     assert_eq!(&back, e);
@@ -204,4 +211,39 @@ fn evidence_keeps_perfdata_long_output_and_parse_errors() {
     let o = judge(0, &long, None, Evidence::default());
     assert_eq!(o.evidence.message.chars().count(), MAX_TEXT + 1);
     assert!(o.evidence.message.ends_with('…'));
+}
+
+#[test]
+fn odd_input_never_panics() {
+    for text in [
+        "'",
+        "''",
+        "'''",
+        "=",
+        "==",
+        "a=;;;;",
+        "a=-",
+        "a=.",
+        "a=1e",
+        "a=1e+",
+        "a=1e+s",
+        "'é''ü'=1µs",
+        "ü=1",
+        "a=1;é",
+        "\u{0}=1",
+        "a\u{3000}b=1",
+        "'a\u{3000}'=2",
+        "|||",
+        "a=1;@~:",
+        "a=1;~",
+        "a=+",
+        "a=1;;;-;+",
+    ] {
+        let (data, errors) = parse_perfdata(text);
+        assert!(data.len() + errors.len() <= text.len(), "{text:?}");
+        let _ = parse_output(&format!("X|{text}\n{text}|{text}\n{text}"));
+    }
+    assert_eq!(parse_perfdata("a=1e").0, vec![]);
+    assert_eq!(parse_perfdata("'é''ü'=1").0, vec![d("é'ü", Some(1.0), None)]);
+    assert_eq!(parse_perfdata("a=1;~").1.len(), 1, "a lone ~ is no range");
 }

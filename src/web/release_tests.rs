@@ -141,7 +141,8 @@ fn perfdata_is_shown_with_the_evidence() {
         uom: uom.map(String::from),
         ..PerfDatum::default()
     };
-    ev.perfdata = vec![datum("time", Some(0.00118), Some("s")), datum("<b>q</b>", None, None), datum(SECRET, Some(2.0), None)];
+    ev.perfdata =
+        vec![datum("time", Some(0.00118), Some("s")), datum("<b>q</b>", None, None), datum(SECRET, Some(2.0), None)];
     let html = render(&deployed(vec![it]));
     let li = item_li(&html, "run-smoke-tests");
     let t = text(li);
