@@ -137,7 +137,10 @@ fn parse_perfdata_into(text: &str, data: &mut Vec<PerfDatum>, errors: &mut Vec<S
         rest = after;
         match parsed {
             Ok(_) if data.len() >= MAX_DATA => {
-                errors.push(format!("more than {MAX_DATA} performance data; the rest are not kept"));
+                let full = format!("more than {MAX_DATA} performance data; the rest are not kept");
+                if !errors.contains(&full) {
+                    errors.push(full);
+                }
                 return;
             }
             Ok(d) => data.push(d),

@@ -104,7 +104,7 @@ fn malformed_perfdata_is_reported_and_the_rest_kept() {
 #[test]
 fn perfdata_is_bounded() {
     let many: Vec<String> = (0..200).map(|i| format!("m{i}=1")).collect();
-    let out = parse_output(&format!("OK | {}", many.join(" ")));
+    let out = parse_output(&format!("OK | {}\nlong | more=1\nmore=2", many.join(" ")));
     assert_eq!(out.perfdata.len(), MAX_DATA);
     assert_eq!(out.errors, vec![format!("more than {MAX_DATA} performance data; the rest are not kept")]);
     let bad: Vec<String> = (0..50).map(|i| format!("b{i}")).collect();
