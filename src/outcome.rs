@@ -59,6 +59,35 @@ pub struct Evidence {
     /// Extra kind-specific details (stdout tail, JSON result of a command, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, serde_json::Value>,
+    /// Performance data a Nagios plugin reported (command probe with `format: nagios`), in
+    /// the order it printed them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perfdata: Vec<PerfDatum>,
+}
+
+/// One performance datum of a Nagios plugin: `'label'=value[UOM];[warn];[crit];[min];[max]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PerfDatum {
+    /// The label, unquoted (`''` read as `'`).
+    pub label: String,
+    /// The value; `null` when the plugin could not determine it (`U`) or left it empty.
+    pub value: Option<f64>,
+    /// Unit of measurement (`s`, `ms`, `us`, `%`, `B`, `KB`, `MB`, `GB`, `TB`, `c`); absent for a
+    /// plain count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uom: Option<String>,
+    /// Warning threshold as a range expression (`10`, `10:`, `~:10`, `@10:20`), as printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<String>,
+    /// Critical threshold as a range expression, as printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crit: Option<String>,
+    /// Smallest possible value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest possible value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 /// The result of one probe run: a status with its evidence.

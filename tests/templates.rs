@@ -10,6 +10,7 @@ use shipwatch::config::{Config, load_with_env};
 use shipwatch::probe::ProbeKind;
 use shipwatch::probe::alert_rules::RulesProbe;
 use shipwatch::probe::alerts::{AlertsProbe, Since};
+use shipwatch::probe::command::{CommandProbe, Format};
 use shipwatch::probe::http::HttpProbe;
 use shipwatch::probe::prometheus::{NoData, PromProbe};
 
@@ -28,6 +29,7 @@ const TEMPLATES: &[&str] = &[
     "saturation",
     "slo-burn",
     "target-up",
+    "tcp-port",
     "version-live",
 ];
 
@@ -113,6 +115,33 @@ fn http_smoke_expands() {
     assert_eq!(p.timeout.map(|d| d.0), Some(std::time::Duration::from_secs(10)));
     assert_eq!(p.expect.max_latency.map(|d| d.0), Some(std::time::Duration::from_secs(2)));
     assert!(p.expect.status.as_ref().is_some_and(|s| s.len() == 1));
+}
+
+fn command(template: &str, with: &str) -> CommandProbe {
+    match expand(template, with) {
+        ProbeKind::Command(p) => p,
+        other => panic!("{template}: expected a command probe, got {}", other.name()),
+    }
+}
+
+#[test]
+fn tcp_port_expands_to_check_tcp_as_a_nagios_plugin() {
+    let p = command("tcp-port", "{ host: db.internal, port: 5432 }");
+    assert_eq!(p.format, Format::Nagios);
+    #[rustfmt::skip]
+    let want = ["/usr/lib/nagios/plugins/check_tcp", "--hostname=db.internal", "--port=5432", "--warning=1",
+        "--critical=5", "--timeout=10"];
+    assert_eq!(p.argv, want);
+    assert_eq!(p.timeout(), std::time::Duration::from_secs(15), "check_tcp's timeout plus 5s");
+    let p = command("tcp-port", "{ host: q, port: 5672, timeout: 3, warning: 0.5, plugins: /opt/plugins }");
+    assert_eq!(p.argv[0], "/opt/plugins/check_tcp");
+    assert_eq!((p.argv[3].as_str(), p.argv[5].as_str()), ("--warning=0.5", "--timeout=3"));
+    assert_eq!(p.timeout(), std::time::Duration::from_secs(8));
+}
+
+#[test]
+fn tcp_port_needs_its_params() {
+    assert_missing("tcp-port");
 }
 
 #[test]
@@ -290,6 +319,7 @@ const REQUIRED: &[(&str, &str, &[&str])] = &[
     ("memory-headroom", "{ job: api, limit_bytes: 1024 }", &["job", "limit_bytes"]),
     ("slo-burn", "{ job: api }", &["job"]),
     ("target-up", "{ job: api }", &["job"]),
+    ("tcp-port", "{ host: db.internal, port: 5432 }", &["host", "port"]),
     ("no-new-alerts", "{}", &[]),
     ("alert-rules-loaded", "{}", &[]),
 ];

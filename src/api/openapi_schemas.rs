@@ -141,7 +141,17 @@ fn views(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
             "expected": { "type": "string" }, "observed": { "type": "string" },
             "status_code": { "type": "integer" }, "exit_code": { "type": "integer" },
             "latency_ms": { "type": "number" }, "alerts": array(json!({"type": "string"})),
-            "message": { "type": "string" }, "details": { "type": "object" } } },
+            "message": { "type": "string" }, "details": { "type": "object" },
+            "perfdata": { "type": "array", "items": r("PerfDatum"),
+                "description": "A Nagios plugin's performance data (command probe, `format: nagios`)." } } },
+        "PerfDatum": { "type": "object", "required": ["label", "value"], "properties": {
+            "label": { "type": "string" },
+            "value": { "type": ["number", "null"], "description": "Null: the plugin printed `U` (could not determine) or nothing." },
+            "uom": { "type": "string", "enum": ["s", "ms", "us", "%", "B", "KB", "MB", "GB", "TB", "c"],
+                "description": "Unit; absent for a plain count." },
+            "warn": { "type": "string", "description": "Warning range as printed (`10`, `10:`, `~:10`, `@10:20`)." },
+            "crit": { "type": "string", "description": "Critical range as printed." },
+            "min": { "type": "number" }, "max": { "type": "number" } } },
         "ItemEvidence": { "type": "object", "required": ["evidence"], "properties": {
             "probe": nullable("string"), "status": { "oneOf": [r("ProbeStatus"), { "type": "null" }] },
             "evidence": r("Evidence") } },

@@ -97,7 +97,14 @@ impl Ctx {
                     if what == "field" {
                         path.push(name.clone());
                     }
-                    let hint = did_you_mean(&name, expected.iter().map(String::as_str));
+                    let mut hint = did_you_mean(&name, expected.iter().map(String::as_str));
+                    // A value of a closed set: always name them all (few enough to read).
+                    if what == "variant"
+                        && (2..=12).contains(&expected.len())
+                        && hint.as_deref().is_some_and(|h| h.starts_with("did you mean"))
+                    {
+                        hint = hint.map(|h| format!("{h} (one of: {})", expected.join(", ")));
+                    }
                     let kind = if what == "field" { "key" } else { "value" };
                     self.at_key(&path, format!("unknown {kind} '{name}' in {where_}"), hint);
                 } else if let Some(field) = msg.strip_prefix("missing field `").and_then(|s| s.strip_suffix('`')) {

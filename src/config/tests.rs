@@ -128,6 +128,17 @@ fn errors_name_position_and_fix() {
             "probes:\n  p: { http: { url: \"http://x\" } }\nitems:\n  ask-the-pm: { probes: [p], mode: dry }\n",
             vec!["c.yaml:5:30: unknown value 'dry' in items.ask-the-pm.mode; expected one of: gate, warn, shadow"],
         ),
+        // A command probe's output format is a closed set (issue 14 §4).
+        (
+            "probes:\n  p:\n    command: { argv: [/usr/lib/nagios/plugins/check_tcp], format: nagio }\n",
+            vec![
+                "c.yaml:4:59: unknown value 'nagio' in probes.p.command.format; did you mean 'nagios'? (one of: exit, nagios)",
+            ],
+        ),
+        (
+            "probes:\n  p: { command: { argv: [x], format: json } }\n",
+            vec!["c.yaml:3:30: unknown value 'json' in probes.p.command.format; expected one of: exit, nagios"],
+        ),
     ];
     for (yaml, wants) in cases {
         let text = if yaml.starts_with("checklist:") { yaml.to_string() } else { format!("{HEAD}{yaml}") };

@@ -62,7 +62,9 @@
 //! - `evidence` (object or null) — what the probe saw; every field but `message` is optional:
 //!   `target` (resolved URL/query/argv, secrets redacted), `expected` (condition checked),
 //!   `observed` (value that decided), `status_code`, `exit_code`, `latency_ms`, `alerts` (alert
-//!   names), `message` (why it passed/failed/could not measure), `details` (kind-specific map).
+//!   names), `message` (why it passed/failed/could not measure), `details` (kind-specific map),
+//!   `perfdata` (a Nagios plugin's performance data: `label`, `value` (null when unknown),
+//!   `uom`, `warn`, `crit`, `min`, `max`).
 //! - `link` (string) — the release in the status API.
 //! - `report` (object or null) — the final report, on `release.verified` / `release.failed`.
 

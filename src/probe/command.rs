@@ -2,11 +2,14 @@
 //!
 //! Arguments are passed to the program as they are, never through a shell, and a release value
 //! can never start an argument with `-` (see `CommandProbe::render`).
-//! Exit 0 passes, non-zero fails, death by signal or timeout is `error`. The child runs in its
-//! own process group so a timeout kills grandchildren too (they would otherwise keep the output
-//! pipes open). Only the last 2 KiB of stdout and stderr are kept. A plugin may print a JSON
+//! With `format: exit` (the default) exit 0 passes and non-zero fails; a plugin may print a JSON
 //! object as its last stdout line (`{"status": "fail", "message": "...", "observed": 3}`) to
-//! refine the verdict and the evidence.
+//! refine the verdict and the evidence. With `format: nagios` the program is a Nagios plugin,
+//! judged by [`super::nagios`] (0 OK passes, 1 WARNING and 2 CRITICAL fail, 3 UNKNOWN is `error`;
+//! the first stdout line is the message, performance data goes into the evidence). Either way
+//! death by signal or timeout is `error`. The child runs in its own process group so a timeout
+//! kills grandchildren too (they would otherwise keep the output pipes open). Only the last
+//! 2 KiB of stdout and stderr are kept, and for a Nagios plugin the first 8 KiB of stdout.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -15,20 +18,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use super::{Dur, Evidence, Outcome, RunContext, Status};
 use crate::redact::Redactor;
 
+#[path = "command_output.rs"]
+mod output;
+use output::{HEAD, Sink, drain};
+#[cfg(test)]
+use output::{MAX_LINE, TAIL};
+
 /// Rendered environment variables.
 type Env = Vec<(String, String)>;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bytes of stdout/stderr kept.
-const TAIL: usize = 2048;
-/// Longest stdout line still considered as a plugin JSON result.
-const MAX_LINE: usize = 64 * 1024;
 /// How long background leftovers may hold the pipes open after the main process exited.
 const LEFTOVER_GRACE: Duration = Duration::from_millis(500);
 
@@ -47,6 +51,21 @@ pub struct CommandProbe {
     /// Working directory.
     #[serde(default)]
     pub cwd: Option<String>,
+    /// How the program reports its result: `exit` (the default) or `nagios`.
+    #[serde(default)]
+    pub format: Format,
+}
+
+/// How a command probe reads the program's result (a closed set: an unknown name is a config
+/// error listing these).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Exit 0 passes, anything else fails; an optional JSON result line refines it.
+    #[default]
+    Exit,
+    /// A Nagios plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, with performance data.
+    Nagios,
 }
 
 impl CommandProbe {
@@ -135,7 +154,11 @@ impl CommandProbe {
             }
         };
         let mut group = GroupGuard(child.id().and_then(|p| i32::try_from(p).ok()));
-        let (mut out, mut err) = (Sink { track_lines: true, ..Sink::default() }, Sink::default());
+        let mut out = match self.format {
+            Format::Exit => Sink::lines(),
+            Format::Nagios => Sink::head(),
+        };
+        let mut err = Sink::default();
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         let mut readers = Box::pin(async {
             tokio::join!(drain(stdout, &mut out), drain(stderr, &mut err));
@@ -195,7 +218,19 @@ impl CommandProbe {
             ev.message = format!("`{}` was killed by signal {sig}", argv[0]);
             return Outcome::error(ev);
         };
-        judge(code, out.last_line(), &err, ev)
+        match self.format {
+            Format::Exit => judge(code, out.last_line(), &err, ev),
+            Format::Nagios => {
+                let (head, cut) = out.head_lines();
+                if cut {
+                    ev.details.insert(
+                        "output_note".into(),
+                        format!("stdout longer than {HEAD} bytes; read only those").into(),
+                    );
+                }
+                super::nagios::judge(code, &head, err.last_line_of_tail(), ev)
+            }
+        }
     }
 }
 
@@ -269,91 +304,6 @@ impl GroupGuard {
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-/// Bounded memory of one output stream: its last [`TAIL`] bytes and, for stdout, the last
-/// non-empty line (up to [`MAX_LINE`] bytes).
-#[derive(Default)]
-struct Sink {
-    tail: Vec<u8>,
-    track_lines: bool,
-    line: Vec<u8>,
-    line_too_long: bool,
-    last_line: Option<Vec<u8>>,
-}
-
-impl Sink {
-    fn push(&mut self, data: &[u8]) {
-        if data.len() >= TAIL {
-            self.tail.clear();
-            self.tail.extend_from_slice(&data[data.len() - TAIL..]);
-        } else {
-            self.tail.extend_from_slice(data);
-            if self.tail.len() > 2 * TAIL {
-                self.tail.drain(..self.tail.len() - TAIL);
-            }
-        }
-        if self.track_lines {
-            for piece in data.split_inclusive(|b| *b == b'\n') {
-                let (body, ends) = match piece.strip_suffix(b"\n") {
-                    Some(b) => (b, true),
-                    None => (piece, false),
-                };
-                if self.line.len() + body.len() > MAX_LINE {
-                    self.line_too_long = true;
-                    self.line.clear();
-                } else if !self.line_too_long {
-                    self.line.extend_from_slice(body);
-                }
-                if ends {
-                    self.end_line();
-                }
-            }
-        }
-    }
-
-    fn end_line(&mut self) {
-        if self.line_too_long {
-            self.last_line = None;
-        } else if !self.line.trim_ascii().is_empty() {
-            self.last_line = Some(std::mem::take(&mut self.line));
-        }
-        self.line.clear();
-        self.line_too_long = false;
-    }
-
-    /// The last non-empty stdout line, if it was short enough to keep.
-    fn last_line(&mut self) -> Option<String> {
-        self.end_line();
-        self.last_line.as_deref().map(|l| String::from_utf8_lossy(l).into_owned())
-    }
-
-    fn tail_string(&self) -> String {
-        let mut start = self.tail.len().saturating_sub(TAIL);
-        // Do not start in the middle of a UTF-8 character.
-        while start < self.tail.len() && (self.tail[start] & 0xC0) == 0x80 {
-            start += 1;
-        }
-        String::from_utf8_lossy(&self.tail[start..]).into_owned()
-    }
-
-    /// Last non-empty line of the kept tail, at most 200 characters (for messages).
-    fn last_line_of_tail(&self) -> Option<String> {
-        let tail = self.tail_string();
-        let line = tail.lines().rev().find(|l| !l.trim().is_empty())?;
-        Some(line.trim().chars().take(200).collect())
-    }
-}
-
-async fn drain<R: AsyncRead + Unpin>(pipe: Option<R>, sink: &mut Sink) {
-    let Some(mut pipe) = pipe else { return };
-    let mut buf = vec![0u8; 16 * 1024];
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        sink.push(&buf[..n]);
     }
 }
 

@@ -71,7 +71,7 @@ async fn output_is_bounded() {
     assert!(out.len() <= TAIL && out.ends_with("aaa\nEND\n"), "{} bytes", out.len());
     assert!(o.evidence.details["stderr_tail"].as_str().unwrap().len() <= TAIL);
     // A huge last line is not taken for a plugin result and does not blow memory.
-    let mut sink = Sink { track_lines: true, ..Sink::default() };
+    let mut sink = Sink::lines();
     for _ in 0..1000 {
         sink.push(&[b'{'; 1024]);
     }
@@ -162,6 +162,13 @@ async fn redacted_run_masks_secrets() {
     let text = serde_json::to_string(&o).unwrap();
     assert!(!text.contains("hunter2"), "{text}");
     assert_eq!(o.status, Status::Fail);
+    // A Nagios plugin's text, long output and perfdata labels too.
+    let script = "echo \"CRITICAL hunter2-secret | hunter2-secret=1 'x hunter2-secret'=2;hunter2-secret\"; exit 2";
+    let o = probe(json!({"argv": ["sh", "-c", script], "format": "nagios"})).run_redacted(&ctx(), &r).await;
+    let text = serde_json::to_string(&o).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert_eq!(o.evidence.perfdata.len(), 1, "{text}");
+    assert_eq!(o.evidence.details["perfdata_errors"].as_array().map(Vec::len), Some(1), "{text}");
 }
 
 fn version(v: &str) -> RunContext {
@@ -198,4 +205,64 @@ async fn release_values_never_become_options_or_shell_code() {
             assert_eq!(o.evidence.exit_code, None, "{argv} with {v:?} ran: {o:?}");
         }
     }
+}
+
+/// `format: nagios` with real processes: the exit code is the state, the first line the message,
+/// perfdata (first line and long output) lands in the evidence; a JSON line means nothing here.
+#[tokio::test]
+async fn nagios_plugins() {
+    type Case<'a> = (&'a str, Status, Option<i32>, &'a str, &'a [&'a str]);
+    #[rustfmt::skip]
+    let cases: &[Case] = &[
+        ("echo 'PING OK - rta 0.8ms|rta=0.8ms;100;500;0 pl=0%;20;60'; exit 0", Status::Pass, Some(0), "PING OK - rta 0.8ms", &["rta", "pl"]),
+        ("echo 'queue deep | depth=120;100;200'; exit 1", Status::Fail, Some(1), "WARNING: queue deep", &["depth"]),
+        ("printf 'DISK CRITICAL - /data full | /=10MB\\n/data at 99%% | /data=990MB;800;900;0;1000\\n'; exit 2",
+            Status::Fail, Some(2), "DISK CRITICAL - /data full", &["/", "/data"]),
+        ("echo 'cannot reach the agent'; exit 3", Status::Error, Some(3), "UNKNOWN: cannot reach the agent", &[]),
+        ("echo 'odd'; exit 7", Status::Error, Some(7), "exit code 7 is not a plugin state", &[]),
+        ("echo 'no such option' >&2; exit 3", Status::Error, Some(3), "UNKNOWN: no such option", &[]),
+        // The exit-format JSON line is not read: the exit code decides.
+        (r#"echo '{"status":"pass","message":"lies"}'; exit 2"#, Status::Fail, Some(2), "CRITICAL: {", &[]),
+        // Malformed perfdata keeps the verdict.
+        ("echo 'OK | time=fast'; exit 0", Status::Pass, Some(0), "OK", &[]),
+        ("kill -9 $$", Status::Error, None, "`sh` was killed by signal 9", &[]),
+    ];
+    for (script, want, code, msg, labels) in cases {
+        let o = probe(json!({"argv": ["sh", "-c", script], "format": "nagios"})).run(&ctx()).await;
+        let e = &o.evidence;
+        assert_eq!((o.status, e.exit_code), (*want, *code), "{script}: {e:?}");
+        assert!(e.message.starts_with(msg), "{script}: message {:?}", e.message);
+        let got: Vec<&str> = e.perfdata.iter().map(|d| d.label.as_str()).collect();
+        assert_eq!(got, *labels, "{script}: {e:?}");
+    }
+    let o = probe(json!({"argv": ["sh", "-c", "echo 'OK | time=fast t=1s'"], "format": "nagios"})).run(&ctx()).await;
+    assert_eq!(o.evidence.observed.as_deref(), Some("1"));
+    assert_eq!(
+        o.evidence.details["perfdata_errors"][0],
+        "perfdata \"time=fast\": value \"fast\" is not a number (or U)"
+    );
+}
+
+#[tokio::test]
+async fn nagios_output_is_read_up_to_head_bytes() {
+    let line = "x".repeat(99);
+    let script = format!("echo 'OK | a=1'; for i in $(seq 200); do echo {line}; done; echo 'end | b=2'");
+    let o = probe(json!({"argv": ["sh", "-c", script], "format": "nagios"})).run(&ctx()).await;
+    assert_eq!(o.status, Status::Pass, "{o:?}");
+    let labels: Vec<&str> = o.evidence.perfdata.iter().map(|d| d.label.as_str()).collect();
+    assert_eq!(labels, ["a"], "perfdata past {HEAD} bytes is not read");
+    assert_eq!(o.evidence.details["output_note"], format!("stdout longer than {HEAD} bytes; read only those"));
+    let long = o.evidence.details["long_output"].as_str().unwrap();
+    assert!(long.len() < HEAD && long.lines().all(|l| l == line), "the cut line is dropped: {} bytes", long.len());
+    assert_eq!(long.lines().count(), (HEAD - "OK | a=1\n".len()) / 100);
+}
+
+#[test]
+fn format_is_a_closed_set_defaulting_to_exit() {
+    let parse = |v: Value| serde_json::from_value::<CommandProbe>(v).map(|p| p.format).map_err(|e| e.to_string());
+    assert_eq!(parse(json!({"argv": ["x"]})), Ok(Format::Exit));
+    assert_eq!(parse(json!({"argv": ["x"], "format": "exit"})), Ok(Format::Exit));
+    assert_eq!(parse(json!({"argv": ["x"], "format": "nagios"})), Ok(Format::Nagios));
+    let err = parse(json!({"argv": ["x"], "format": "icinga"})).unwrap_err();
+    assert!(err.contains("unknown variant `icinga`, expected `exit` or `nagios`"), "{err}");
 }

@@ -396,6 +396,12 @@ pub(super) fn redact_outcome(mut o: Outcome, r: &Redactor) -> Outcome {
     ev.message = r.redact(&ev.message);
     ev.alerts.iter_mut().for_each(|a| *a = r.redact(a));
     ev.details.values_mut().for_each(|v| value(v, r));
+    for d in &mut ev.perfdata {
+        d.label = r.redact(&d.label);
+        for s in [&mut d.warn, &mut d.crit].into_iter().flatten() {
+            *s = r.redact(s);
+        }
+    }
     o
 }
 

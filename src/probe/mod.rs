@@ -13,6 +13,7 @@ pub mod condition;
 pub mod http;
 pub mod http_expect;
 pub mod matcher;
+pub mod nagios;
 pub mod percent;
 pub mod prometheus;
 pub mod promql;

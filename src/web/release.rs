@@ -263,6 +263,10 @@ fn evidence(ctx: &Ctx, e: &ItemEvidence, old: Option<Option<DateTime<Utc>>>) -> 
                     }
                 }
                 @if let Some(c) = ev.exit_code { dt { "Exit code" } dd { (c) } }
+                @if !ev.perfdata.is_empty() {
+                    dt { "Performance data" }
+                    dd { @for (n, d) in ev.perfdata.iter().enumerate() { @if n > 0 { ", " } code { (ctx.s(&perf(d))) } } }
+                }
                 @if !ev.alerts.is_empty() {
                     dt { "Alerts" }
                     dd { @for (n, a) in ev.alerts.iter().enumerate() { @if n > 0 { ", " } code { (ctx.s(a)) } } }
@@ -270,6 +274,12 @@ fn evidence(ctx: &Ctx, e: &ItemEvidence, old: Option<Option<DateTime<Utc>>>) -> 
             }
         }
     }
+}
+
+/// One performance datum as `label=value unit` (`U` when the plugin could not determine it).
+fn perf(d: &crate::outcome::PerfDatum) -> String {
+    let value = d.value.map_or_else(|| "U".to_string(), |v| v.to_string());
+    format!("{}={value}{}", d.label, d.uom.as_deref().unwrap_or(""))
 }
 
 /// Recent results of one probe as small cells (P/F/E, oldest first) and the latest message.

@@ -127,3 +127,25 @@ fn an_inconclusive_release_says_why_and_how_to_settle_it() {
     assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "escaped");
     assert!(html.find("class=\"settle\"").unwrap() < html.find("Checklist").unwrap(), "on top");
 }
+
+/// A Nagios plugin's performance data is listed with the evidence, escaped and redacted.
+#[test]
+fn perfdata_is_shown_with_the_evidence() {
+    use crate::outcome::PerfDatum;
+    let mut it = item("run-smoke-tests", "Run smoke tests", ItemState::Complete, Mode::Gate);
+    let ev = &mut it.evidence.as_mut().unwrap().evidence;
+    ev.message = "TCP OK - 0.001 second response time".into();
+    let datum = |label: &str, value: Option<f64>, uom: Option<&str>| PerfDatum {
+        label: label.into(),
+        value,
+        uom: uom.map(String::from),
+        ..PerfDatum::default()
+    };
+    ev.perfdata =
+        vec![datum("time", Some(0.00118), Some("s")), datum("<b>q</b>", None, None), datum(SECRET, Some(2.0), None)];
+    let html = render(&deployed(vec![it]));
+    let li = item_li(&html, "run-smoke-tests");
+    let t = text(li);
+    assert!(t.contains("Performance data time=0.00118s, <b>q</b>=U, <redacted>=2"), "{t}");
+    assert!(!li.contains("<b>q") && !html.contains(SECRET), "escaped and redacted: {li}");
+}
