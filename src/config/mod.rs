@@ -10,7 +10,7 @@ pub mod error;
 pub mod lint;
 mod load;
 mod server;
-mod template;
+pub mod template;
 mod yaml_pos;
 
 use std::collections::BTreeMap;
