@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
+use super::placeholder::FILL_ME;
 use super::template::Templates;
 use super::yaml_pos::PosIndex;
 use super::{Binding, Config, Notifier, Server, Source, Storage, Window};
@@ -173,6 +174,10 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
                 did_you_mean(k, TOP.iter().copied()),
             );
         }
+    }
+    for at in super::placeholder::find(&root) {
+        let message = format!("{} is still {FILL_ME}, a placeholder `shipwatch init` left", at.join("."));
+        cx.at_value(&at, message, Some("write the value the comment beside it asks for".into()));
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };

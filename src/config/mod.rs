@@ -9,6 +9,7 @@ mod env;
 pub mod error;
 pub mod lint;
 mod load;
+mod placeholder;
 mod server;
 pub mod template;
 mod yaml_pos;
@@ -27,6 +28,7 @@ use crate::redact::Redactor;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use placeholder::FILL_ME;
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
 pub use server::Server;
 
