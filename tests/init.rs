@@ -112,10 +112,7 @@ fn init_writes_configs_that_check_config_accepts_once_filled() {
         let check = shipwatch(dir.path(), &["check-config", "--config", "shipwatch.yaml"]);
         assert_eq!(check.code, Some(0), "{name}: {check}\n{}", fill(&text));
         assert!(check.stdout.starts_with("shipwatch.yaml: OK\n"), "{name}: {check}");
-        assert!(
-            check.stdout.contains(&format!("{automated} of {total} checklist items automated")),
-            "{name}: {check}"
-        );
+        assert!(check.stdout.contains(&format!("{automated} of {total} checklist items automated")), "{name}: {check}");
     }
 }
 
@@ -145,9 +142,13 @@ fn init_refuses_to_overwrite_and_checks_the_prometheus_url() {
         ("ftp://prom:9090", "has scheme 'ftp', not http or https"),
         ("http://admin:pw@prom:9090", "holds credentials"),
     ] {
-        let run = shipwatch(dir.path(), &["init", "--checklist", "checklist.md", "--prometheus", url, "--out", "other.yaml"]);
+        let run =
+            shipwatch(dir.path(), &["init", "--checklist", "checklist.md", "--prometheus", url, "--out", "other.yaml"]);
         assert_eq!(run.code, Some(1), "{url}: {run}");
-        assert!(run.stderr.contains(why) && run.stderr.contains("e.g. http://prometheus.internal:9090"), "{url}: {run}");
+        assert!(
+            run.stderr.contains(why) && run.stderr.contains("e.g. http://prometheus.internal:9090"),
+            "{url}: {run}"
+        );
         assert!(!dir.path().join("other.yaml").exists(), "{url}: nothing written");
     }
 }

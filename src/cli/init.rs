@@ -71,7 +71,8 @@ pub fn listing(templates: &Templates) -> String {
                         (None, false) => format!("{p}=null"),
                     })
                     .collect();
-                let _ = writeln!(out, "    {}", if params.is_empty() { "(no params)".into() } else { params.join("  ") });
+                let _ =
+                    writeln!(out, "    {}", if params.is_empty() { "(no params)".into() } else { params.join("  ") });
             }
             Err(e) => {
                 let _ = writeln!(out, "{name}  [error]  {e}");

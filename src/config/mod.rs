@@ -28,8 +28,8 @@ use crate::redact::Redactor;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use placeholder::FILL_ME;
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
+pub use placeholder::FILL_ME;
 pub use server::Server;
 
 /// `sources:` entries are the probes' own types (a source client is built from one).

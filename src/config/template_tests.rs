@@ -7,7 +7,11 @@ const SMOKE: &str = "params:\n  url: { required: true }\n  status: { default: [2
 
 /// Built-in stand-ins: a good one, one with a YAML error on line 3, one that cannot render.
 const FAKE_BUILTIN: &[(&str, &str, &str)] = &[
-    ("good", "good.yaml", "description: a good one\nparams:\n  url: { required: true, description: \"where\" }\nprobe:\n  http: { url: \"{{ url }}\" }\n"),
+    (
+        "good",
+        "good.yaml",
+        "description: a good one\nparams:\n  url: { required: true, description: \"where\" }\nprobe:\n  http: { url: \"{{ url }}\" }\n",
+    ),
     ("broken", "broken.yaml", "params:\n  url: { required: true }\nprobe: [unclosed\n"),
     ("unrenderable", "unrenderable.yaml", "probe:\n  http: { url: \"{{ nope }}\" }\n"),
 ];
@@ -68,14 +72,21 @@ fn builtin_templates_expand_without_any_directory() {
     let body = t.expand("http-smoke", &obj(json!({"url": "http://x/healthz"}))).unwrap();
     assert_eq!(body["http"]["url"], json!("http://x/healthz"));
     let doc = t.doc("http-smoke").unwrap();
-    assert_eq!((doc.source, doc.label.as_str(), doc.overrides_builtin), (TemplateSource::Builtin, "<builtin>/probes/http-smoke.yaml", false));
+    assert_eq!(
+        (doc.source, doc.label.as_str(), doc.overrides_builtin),
+        (TemplateSource::Builtin, "<builtin>/probes/http-smoke.yaml", false)
+    );
     assert!(doc.params["url"].required);
 }
 
 #[test]
 fn a_file_overrides_the_builtin_of_the_same_name() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("good.yaml"), "params:\n  url: { required: true }\nprobe:\n  http: { url: \"{{ url }}/local\" }\n").unwrap();
+    std::fs::write(
+        dir.path().join("good.yaml"),
+        "params:\n  url: { required: true }\nprobe:\n  http: { url: \"{{ url }}/local\" }\n",
+    )
+    .unwrap();
     let t = Templates::with_builtin(vec![dir.path().to_path_buf()], FAKE_BUILTIN);
     let body = t.expand("good", &obj(json!({"url": "http://x"}))).unwrap();
     assert_eq!(body["http"]["url"], json!("http://x/local"));

@@ -153,7 +153,12 @@ pub fn run(opts: &Options) -> Result<Written, InitError> {
         _ => write_err(e),
     })?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(write_err)?;
-    Ok(Written { path: opts.out.clone(), automated: plan.automated(), total: plan.items.len(), fill: plan.fill_count() })
+    Ok(Written {
+        path: opts.out.clone(),
+        automated: plan.automated(),
+        total: plan.items.len(),
+        fill: plan.fill_count(),
+    })
 }
 
 /// How many `FILL_ME` values `text` holds (not counting comments).

@@ -34,9 +34,16 @@ pub struct ItemPlan {
 /// Bound or manual.
 #[derive(Debug)]
 pub enum What {
-    Bound { probes: Vec<String>, pass: Pass, pre_deploy: bool, unmeasured: Vec<&'static str> },
+    Bound {
+        probes: Vec<String>,
+        pass: Pass,
+        pre_deploy: bool,
+        unmeasured: Vec<&'static str>,
+    },
     /// `needs_person`: the phrase that marked it and why; `None`: no rule matched.
-    Manual { needs_person: Option<(&'static str, &'static str)> },
+    Manual {
+        needs_person: Option<(&'static str, &'static str)>,
+    },
 }
 
 /// One probe of the starter config.
@@ -131,7 +138,12 @@ pub fn plan(checklist: &Checklist, prometheus: Option<&str>) -> Result<Plan, Tem
                 What::Bound { probes: names, pass, pre_deploy: env == Env::Staging, unmeasured }
             }
         };
-        items.push(ItemPlan { id: item.id.clone(), text: item.text.clone(), sections: item.section_path.clone(), what });
+        items.push(ItemPlan {
+            id: item.id.clone(),
+            text: item.text.clone(),
+            sections: item.section_path.clone(),
+            what,
+        });
     }
     let needs_prom = probes.iter().any(|p| templates.doc(p.template).is_ok_and(|d| d.params.contains_key("source")));
     Ok(Plan { items, probes, prometheus: prometheus.map(String::from), needs_prom })
@@ -151,20 +163,36 @@ pub fn render(plan: &Plan, checklist_ref: &str, out: &str) -> String {
     let mut d = Doc::default();
     let (auto, total, fill) = (plan.automated(), plan.items.len(), plan.fill_count());
     d.comment(0, "shipwatch starter config, written by `shipwatch init`.");
-    d.comment(0, &format!("{auto} of {total} checklist items automated; the other {} stay manual: each is listed", total - auto));
+    d.comment(
+        0,
+        &format!("{auto} of {total} checklist items automated; the other {} stay manual: each is listed", total - auto),
+    );
     d.comment(0, "under items: in checklist order with why, and a person ticks it with `shipwatch tick`.");
     d.comment(0, "");
     d.comment(0, &format!("Before it runs: replace each of the {fill} FILL_ME values with what the comment beside it"));
-    d.comment(0, &format!("asks for, then check the file with: shipwatch check-config --config {}", comment_text(out, 200)));
+    d.comment(
+        0,
+        &format!("asks for, then check the file with: shipwatch check-config --config {}", comment_text(out, 200)),
+    );
     d.comment(0, "Templates (use:) are built into shipwatch: `shipwatch templates` lists them with their params;");
     d.comment(0, "a probes/NAME.yaml file beside this config overrides the built-in template NAME.");
     d.open(0, "server");
     d.pair(1, "listen", &Value::from("127.0.0.1:9797"), None);
-    d.pair(1, "api_token", &Value::from("${SHIPWATCH_API_TOKEN:-}"), Some("empty: no token needed; set one in production"));
+    d.pair(
+        1,
+        "api_token",
+        &Value::from("${SHIPWATCH_API_TOKEN:-}"),
+        Some("empty: no token needed; set one in production"),
+    );
     d.open(0, "storage");
     d.pair(1, "sqlite", &Value::from("shipwatch.db"), Some("relative to this file"));
     d.pair(0, "checklist", &Value::from(checklist_ref), Some("relative to this file"));
-    d.pair(0, "window", &serde_json::json!({"min": "24h", "max": "48h"}), Some("how long a release is watched after its deploy"));
+    d.pair(
+        0,
+        "window",
+        &serde_json::json!({"min": "24h", "max": "48h"}),
+        Some("how long a release is watched after its deploy"),
+    );
     d.blank();
     if plan.needs_prom || plan.prometheus.is_some() {
         d.open(0, "sources");
@@ -240,7 +268,12 @@ pub fn render(plan: &Plan, checklist_ref: &str, out: &str) -> String {
                 d.pair(2, "probes", &Value::from(probes.clone()), None);
                 d.pair(2, "pass", &pass_value(*pass), None);
                 if *pre_deploy {
-                    d.pair(2, "phase", &Value::from("pre-deploy"), Some("staging: runs from `release start --planned` on"));
+                    d.pair(
+                        2,
+                        "phase",
+                        &Value::from("pre-deploy"),
+                        Some("staging: runs from `release start --planned` on"),
+                    );
                 }
             }
         }

@@ -219,7 +219,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         name: "alert-rules",
-        all: &[&["alerting rule*", "alert rule*", "alerts are configured", "alerting is configured", "alert definition*"]],
+        all: &[&[
+            "alerting rule*",
+            "alert rule*",
+            "alerts are configured",
+            "alerting is configured",
+            "alert definition*",
+        ]],
         template: "alert-rules-loaded",
         probe: "alert-rules-loaded",
         with: &[Param {
@@ -380,13 +386,10 @@ pub fn recognise(text: &str, sections: &[String]) -> Recognition {
         return Recognition::Manual { needs_person: None };
     }
     let in_sections = |phrases: &[&str]| sections.iter().any(|s| first_phrase(&words(s), phrases).is_some());
-    let env = if first_phrase(&w, STAGING).is_some() {
-        Env::Staging
-    } else if first_phrase(&w, PRODUCTION).is_none() && in_sections(STAGING) {
-        Env::Staging
-    } else {
-        Env::Production
-    };
+    // The item's own words first ("... on production" under a staging heading), then its sections.
+    let staging =
+        first_phrase(&w, STAGING).is_some() || (first_phrase(&w, PRODUCTION).is_none() && in_sections(STAGING));
+    let env = if staging { Env::Staging } else { Env::Production };
     let unmeasured = UNMEASURED.iter().copied().filter(|p| has_phrase(&w, p)).collect();
     Recognition::Automated { rules, env, unmeasured }
 }

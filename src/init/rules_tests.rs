@@ -26,7 +26,11 @@ fn items_are_recognised_by_their_words() {
         ("Run post-deploy smoke tests on production", &["Staging Validation"], "smoke"),
         ("Smoke-test the checkout", &[], "smoke"),
         ("Health check endpoint returns 200", &[], "smoke"),
-        ("Validate critical user flows and API endpoints", &["Staging Validation", "Smoke Tests"], "critical-endpoint @staging"),
+        (
+            "Validate critical user flows and API endpoints",
+            &["Staging Validation", "Smoke Tests"],
+            "critical-endpoint @staging",
+        ),
         ("Validate critical functionality is working", &[], "critical-endpoint"),
         ("Confirm new version is running in production", &[], "version-live"),
         ("Deployed version matches the release tag", &[], "version-live"),
@@ -112,9 +116,16 @@ fn rules_fit_the_builtin_templates() {
     for r in RULES {
         let doc = t.doc(r.template).unwrap_or_else(|e| panic!("rule {}: {e}", r.name));
         for p in r.with {
-            assert!(doc.params.contains_key(p.name), "rule {}: template {} has no param {}", r.name, r.template, p.name);
+            assert!(
+                doc.params.contains_key(p.name),
+                "rule {}: template {} has no param {}",
+                r.name,
+                r.template,
+                p.name
+            );
             if let Some(v) = p.value {
-                serde_json::from_str::<serde_json::Value>(v).unwrap_or_else(|e| panic!("rule {} {}: {e}", r.name, p.name));
+                serde_json::from_str::<serde_json::Value>(v)
+                    .unwrap_or_else(|e| panic!("rule {} {}: {e}", r.name, p.name));
             }
             assert!(!p.note.is_empty() && !p.note.contains('\n'), "rule {} {}: note", r.name, p.name);
         }

@@ -44,8 +44,9 @@ fn load(dir: &Path, text: &str) -> Result<crate::config::Loaded, crate::config::
 
 #[test]
 fn real_checklists_load_once_filled() {
-    // (name, checklist, automated, items, FILL_ME values, probes)
-    let cases: &[(&str, &str, usize, usize, usize, &[&str])] = &[
+    /// name, checklist, automated, items, FILL_ME values, probes
+    type Case<'a> = (&'a str, &'a str, usize, usize, usize, &'a [&'a str]);
+    let cases: &[Case] = &[
         (
             "seed",
             SEED,
@@ -93,7 +94,15 @@ fn real_checklists_load_once_filled() {
             7,
             15,
             8,
-            &["staging-smoke", "smoke", "critical-endpoint", "version-live", "error-ratio", "latency-p99", "no-new-alerts"],
+            &[
+                "staging-smoke",
+                "smoke",
+                "critical-endpoint",
+                "version-live",
+                "error-ratio",
+                "latency-p99",
+                "no-new-alerts",
+            ],
         ),
     ];
     for (name, md, automated, total, fills, probes) in cases {
