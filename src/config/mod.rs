@@ -1,8 +1,8 @@
 //! The YAML configuration: its typed shape and the loader that validates it.
 //!
-//! `load` reads the file, expands `${VAR}` from the environment, expands `use:` templates from
-//! `probes/`, resolves item references against the checklist and reports *every* problem with
-//! `file:line:col`. Everything after loading works on the typed [`Config`].
+//! `load` reads the file, expands `${VAR}` from the environment, expands `use:` templates (built
+//! in, or from `probes/` beside the config), resolves item references against the checklist and
+//! reports *every* problem with `file:line:col`. Everything after loading works on the typed [`Config`].
 
 mod entries;
 mod env;
