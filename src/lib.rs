@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod engine;
 pub mod event;
 pub mod fuzzing;
+pub mod init;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;

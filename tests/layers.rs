@@ -32,7 +32,7 @@ const LEVELS: &[(u8, &str, &[&str])] = &[
         ],
     ),
     (1, "probes and sources", &["probe"]),
-    (2, "configuration", &["config"]),
+    (2, "configuration", &["config", "init"]),
     (3, "driven by the engine", &["rules", "metrics", "notify"]),
     (4, "storage", &["store"]),
     (5, "the engine", &["engine"]),
@@ -47,6 +47,7 @@ const SIBLINGS: &[(&str, &str)] = &[
     ("daemon", "cluster"), // on PostgreSQL the daemon runs the lease loop
     ("cli", "daemon"),     // `shipwatch run` and the demo start the daemon
     ("fuzzing", "api"),    // fuzz targets call the API's body parsing
+    ("init", "config"),    // the starter config uses the templates and the FILL_ME marker
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -24,16 +24,6 @@ use crate::event::EventKind;
 const DEMO_YAML: &str = include_str!("../../config/demo.yaml");
 const DEMO_METRICS_YAML: &str = include_str!("../../config/demo-metrics.yaml");
 const CHECKLIST: &str = include_str!("../../config/release-checklist.md");
-/// Templates the demo configs use, for running outside the repository.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("http-smoke", include_str!("../../probes/http-smoke.yaml")),
-    ("version-live", include_str!("../../probes/version-live.yaml")),
-    ("error-ratio", include_str!("../../probes/error-ratio.yaml")),
-    ("latency-p99", include_str!("../../probes/latency-p99.yaml")),
-    ("target-up", include_str!("../../probes/target-up.yaml")),
-    ("no-new-alerts", include_str!("../../probes/no-new-alerts.yaml")),
-    ("alert-rules-loaded", include_str!("../../probes/alert-rules-loaded.yaml")),
-];
 const VERSION: &str = "2.4.0";
 
 /// Synthetic traffic counters of the sample service, exposed on `/metrics`.
@@ -149,19 +139,15 @@ async fn baseline_scraped(http: &reqwest::Client, prometheus: &str) {
 }
 
 /// The demo config from the working directory when present (so it can be edited), else the
-/// copy built into the binary, written with its checklist and templates to `dir`.
+/// copy built into the binary, written with its checklist to `dir` (its templates are built in).
 fn demo_config(dir: &Path, metrics: bool) -> std::io::Result<PathBuf> {
     let (name, text) = if metrics { ("demo-metrics.yaml", DEMO_METRICS_YAML) } else { ("demo.yaml", DEMO_YAML) };
     let local = Path::new("config").join(name);
-    if local.is_file() && Path::new("config/release-checklist.md").is_file() && Path::new("probes").is_dir() {
+    if local.is_file() && Path::new("config/release-checklist.md").is_file() {
         return Ok(local);
     }
-    std::fs::create_dir_all(dir.join("probes"))?;
     std::fs::write(dir.join(name), text)?;
     std::fs::write(dir.join("release-checklist.md"), CHECKLIST)?;
-    for (t, body) in TEMPLATES {
-        std::fs::write(dir.join("probes").join(format!("{t}.yaml")), body)?;
-    }
     Ok(dir.join(name))
 }
 

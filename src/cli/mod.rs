@@ -1,10 +1,12 @@
-//! Command-line interface (clap). `run` and `check-config` work on a config file; the other
-//! commands are clients of a running daemon's API.
+//! Command-line interface (clap). `run` and `check-config` work on a config file, `init` writes
+//! a starter one and `templates` lists the probe templates; the other commands are clients of
+//! a running daemon's API.
 
 mod client;
 mod demo;
 mod demo_stack;
 mod gate;
+mod init;
 mod junit;
 mod release;
 mod status;
@@ -71,6 +73,29 @@ pub enum Command {
         /// Also print each probe's schedule and its next 3 fire times (UTC).
         #[arg(long)]
         schedules: bool,
+    },
+    /// Write a starter config from a Markdown checklist: the items it recognises bound to
+    /// built-in templates (values only you know marked FILL_ME), the rest listed as manual.
+    Init {
+        /// The team's Markdown checklist.
+        #[arg(long)]
+        checklist: PathBuf,
+        /// Base URL of the Prometheus that scrapes the service (http or https); without it the
+        /// config gets a FILL_ME there.
+        #[arg(long)]
+        prometheus: Option<String>,
+        /// Where to write the config (refused if it exists, unless --force).
+        #[arg(long, default_value = "shipwatch.yaml")]
+        out: PathBuf,
+        /// Overwrite --out if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the probe templates `use:` can name: the built-in ones and, with --config, the
+    /// files beside that config (which override built-ins of the same name).
+    Templates {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Run a self-contained demo: a sample service, the daemon, a release ticking live.
     Demo {
@@ -180,6 +205,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config, schedules } => Ok(check_config(&config, schedules).await),
+        Command::Init { checklist, prometheus, out, force } => {
+            Ok(init::run(&crate::init::Options { checklist, prometheus, out, force }))
+        }
+        Command::Templates { config } => Ok(init::templates(config.as_deref())),
         Command::Demo { keep } => demo::run(keep).await,
         Command::Release(cmd) => release::run(cmd).await,
         Command::Status { id, json, list, server } => client::status(&server.server, id.as_deref(), json, &list).await,

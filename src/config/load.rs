@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ConfigError, ConfigErrors, did_you_mean};
+use super::placeholder::FILL_ME;
 use super::template::Templates;
 use super::yaml_pos::PosIndex;
 use super::{Binding, Config, Notifier, Server, Source, Storage, Window};
@@ -55,6 +56,9 @@ pub(super) struct Ctx {
     errors: Vec<ConfigError>,
     /// Values taken from the environment; errors near them never show them.
     expanded: Vec<super::env::Expanded>,
+    /// Entries (`probes.NAME`, `sources.NAME`, ...) holding a `FILL_ME`: only that is reported
+    /// for them, not what the placeholder breaks further on.
+    unfilled: Vec<Vec<String>>,
 }
 
 pub(super) fn p(parts: &[&str]) -> Vec<String> {
@@ -73,6 +77,9 @@ impl Ctx {
     }
 
     fn push(&mut self, path: &[String], mut error: ConfigError) {
+        if self.unfilled.iter().any(|entry| path.starts_with(entry)) {
+            return;
+        }
         error.hide_expanded(path, &self.expanded);
         self.errors.push(error);
     }
@@ -150,7 +157,13 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             return Err(ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, col, message, hint: None }]));
         }
     };
-    let mut cx = Ctx { file: path.to_path_buf(), idx: PosIndex::build(text), errors: vec![], expanded: vec![] };
+    let mut cx = Ctx {
+        file: path.to_path_buf(),
+        idx: PosIndex::build(text),
+        errors: vec![],
+        expanded: vec![],
+        unfilled: vec![],
+    };
     let mut root = match root {
         Value::Object(o) => o,
         Value::Null => Map::new(),
@@ -181,6 +194,12 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             );
         }
     }
+    let unfilled = super::placeholder::find(&root);
+    for at in &unfilled {
+        let message = format!("{} is still {FILL_ME}, a placeholder `shipwatch init` left", at.join("."));
+        cx.at_value(at, message, Some("write the value the comment beside it asks for".into()));
+    }
+    cx.unfilled = unfilled.into_iter().map(|at| at.into_iter().take(2).collect()).collect();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
     let section = |key: &str| -> Option<Value> { root.get(key).filter(|v| !v.is_null()).cloned() };

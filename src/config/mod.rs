@@ -1,16 +1,17 @@
 //! The YAML configuration: its typed shape and the loader that validates it.
 //!
-//! `load` reads the file, expands `${VAR}` from the environment, expands `use:` templates from
-//! `probes/`, resolves item references against the checklist and reports *every* problem with
-//! `file:line:col`. Everything after loading works on the typed [`Config`].
+//! `load` reads the file, expands `${VAR}` from the environment, expands `use:` templates (built
+//! in, or from `probes/` beside the config), resolves item references against the checklist and
+//! reports *every* problem with `file:line:col`. Everything after loading works on the typed [`Config`].
 
 mod entries;
 mod env;
 pub mod error;
 pub mod lint;
 mod load;
+mod placeholder;
 mod server;
-mod template;
+pub mod template;
 mod yaml_pos;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
+pub use placeholder::FILL_ME;
 pub use server::Server;
 
 /// `sources:` entries are the probes' own types (a source client is built from one).

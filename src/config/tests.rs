@@ -49,6 +49,12 @@ fn errors_name_position_and_fix() {
         ("window: { min: 2h, max: 1h }\n", vec!["window.min is longer than window.max"]),
         ("probes:\n  p: { use: smoke }\n", vec!["template 'smoke' needs parameter 'url'"]),
         ("probes:\n  p: { use: smoke, with: { ur: x } }\n", vec!["has no parameter 'ur'; did you mean 'url'?"]),
+        (
+            "probes:\n  p: { use: smoke, with: { url: FILL_ME } }\n",
+            vec![
+                "c.yaml:3:33: probes.p.with.url is still FILL_ME, a placeholder `shipwatch init` left; write the value",
+            ],
+        ),
         ("probes:\n  p: { http: { url: \"http://x\" }, cron: \"* * *\" }\n", vec!["has 3 fields", "; write 5 fields"]),
         // A schedule that can never fire again is an error at the expression, not a probe that never runs.
         (
