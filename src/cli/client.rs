@@ -147,6 +147,25 @@ pub async fn release_start(server: &str, body: Value, idempotency_key: Option<&s
     Ok(Started { id: Some(id), code: ExitCode::SUCCESS })
 }
 
+/// `healthcheck`: GET /-/healthy within 5 s; exit 0 on 200, 1 otherwise (saying why).
+pub async fn healthcheck(server: &str) -> ExitCode {
+    let req = client().get(url(server, "/-/healthy")).timeout(std::time::Duration::from_secs(5));
+    match req.send().await {
+        Ok(r) if r.status() == reqwest::StatusCode::OK => {
+            println!("{server}: healthy");
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!("{server}: not healthy: /-/healthy answered {}", r.status());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("{server}: not healthy: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 pub async fn deploy(server: &str, id: &str) -> anyhow::Result<ExitCode> {
     let path = api_path(&["releases", id, "deploy"])?;
     tri!(call(server, client().post(url(server, &path))).await);

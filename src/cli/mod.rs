@@ -160,6 +160,11 @@ pub enum Command {
     },
     /// Wait for a release's items (CI gate): exit 0 complete, 1 failed, 2 timed out, 3 inconclusive.
     Gate(gate::GateArgs),
+    /// Ask a daemon's /-/healthy (exit 0 healthy, 1 not): a container HEALTHCHECK needs no curl.
+    Healthcheck {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Show a release's state changes: who ticked or waived what, and what the probes changed.
     History {
         id: String,
@@ -220,6 +225,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             client::verdict(&server.server, &id, verified, &by, note.as_deref()).await
         }
         Command::Gate(args) => gate::run(args).await,
+        Command::Healthcheck { server } => Ok(client::healthcheck(&server.server).await),
         Command::History { id, json, server } => client::history(&server.server, &id, json).await,
     }
 }
