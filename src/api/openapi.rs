@@ -165,6 +165,10 @@ fn bad_body() -> Vec<(&'static str, Value)> {
     ]
 }
 
+fn obj() -> Value {
+    json!({"type": "object"})
+}
+
 /// `POST /api/v1/hooks/github`: signed by GitHub (HMAC), no API token.
 fn github_hook() -> Value {
     let example = json!({
@@ -177,24 +181,13 @@ fn github_hook() -> Value {
     let mut o = op(
         "githubHook",
         "integrations",
-        "GitHub webhook (`deployment_status`, `ping`). A successful deployment starts a release (service from \
-         `integrations.github.repositories` or the repository name; environment from \
-         `integrations.github.environments` or GitHub's, lowercased; version = the ref when it is a version tag, \
-         else the short sha; commit = sha; deployed_at = the status's created_at), or deploys the planned release \
-         of that service, version and environment; a redelivery answers with the release it started. Other \
-         events and states are answered 202 with the reason. No API token: the body must carry GitHub's \
-         `X-Hub-Signature-256` (HMAC-SHA256 with `integrations.github.webhook_secret`).",
+        "GitHub webhook (`deployment_status`, `ping`): a successful deployment starts a release with its commit, \
+         or deploys the planned one of that service, version and environment; a redelivery answers with the release \
+         it started. No API token: GitHub's `X-Hub-Signature-256` (HMAC-SHA256, `integrations.github.webhook_secret`).",
         vec![
             ("201", json_resp("The release this deployment started.", r("ReleaseView"))),
-            (
-                "200",
-                json_resp(
-                    "The release this deployment already started, or the planned one it deployed; \
-                or `{\"pong\": true}` for a ping.",
-                    json!({"type": "object"}),
-                ),
-            ),
-            ("202", json_resp("Nothing to do, and why: `{\"ignored\": \"...\"}`.", json!({"type": "object"}))),
+            ("200", json_resp("The release it already started, or the planned one it deployed; a ping.", obj())),
+            ("202", json_resp("Nothing to do, and why: `{\"ignored\": \"...\"}`.", obj())),
             ("400", err("Empty or malformed JSON body, or no `X-GitHub-Event`.")),
             ("401", err("`X-Hub-Signature-256` is missing or does not match the body.")),
             ("415", err("The body is not JSON: set the webhook's content type to `application/json`.")),
@@ -204,7 +197,7 @@ fn github_hook() -> Value {
             ("503", err("`integrations.github` is not configured, or the store is not writable.")),
         ],
         json!({ "requestBody": { "required": true, "content": { "application/json": {
-                    "schema": { "type": "object" }, "example": example } } },
+                    "schema": obj(), "example": example } } },
                 "parameters": [
                     param("X-GitHub-Event", "header", "`deployment_status` or `ping`.", json!({"type": "string"})),
                     param("X-Hub-Signature-256", "header", "`sha256=<hex HMAC-SHA256 of the raw body>`.",
