@@ -19,11 +19,14 @@ use super::{ApiError, AppState};
 pub const FORWARDED: &str = "x-shipwatch-forwarded-by";
 
 /// Headers sent on to the leader.
-const KEPT: [HeaderName; 4] = [
+const KEPT: [HeaderName; 7] = [
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::ACCEPT,
     HeaderName::from_static(super::handlers::IDEMPOTENCY_KEY),
+    HeaderName::from_static(super::github_hook::SIGNATURE),
+    HeaderName::from_static(super::github_hook::EVENT),
+    HeaderName::from_static(super::github_hook::DELIVERY),
 ];
 
 fn client() -> &'static reqwest::Client {

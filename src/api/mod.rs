@@ -4,12 +4,14 @@
 //!
 //! Access: reading needs the read token (or the API token) when `server.read_token` is set;
 //! writing needs the API token when `server.api_token` is set, and otherwise the read token when
-//! only that is set, so writes are never less protected than reads. Limits, content types and
+//! only that is set, so writes are never less protected than reads. `POST /api/v1/hooks/github`
+//! asks for no token: GitHub signs its body (`github_hook.rs`). Limits, content types and
 //! security headers: `guard.rs`; the listener: `listen.rs`; the status page (rendered by `web`):
 //! `pages.rs`; `GET /metrics`: `metrics.rs`.
 
 mod fds;
 mod forward;
+mod github_hook;
 mod guard;
 pub(crate) mod handlers;
 mod listen;
@@ -146,6 +148,14 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), forward::to_leader))
         .route_layer(middleware::from_fn(guard::no_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    // GitHub cannot send the API token: the HMAC signature is the authentication (checked on
+    // the replica that receives it, before forwarding to the leader).
+    let hook = Router::new()
+        .route("/api/v1/hooks/github", post(github_hook::receive))
+        .route_layer(middleware::from_fn_with_state(state.clone(), forward::to_leader))
+        .route_layer(middleware::from_fn_with_state(state.clone(), github_hook::verify))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::json_body))
+        .route_layer(middleware::from_fn(github_hook::content_type));
     // Each replica reloads its own config file: never forwarded.
     let without_body = Router::new()
         .route("/-/reload", post(handlers::reload))
@@ -172,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reading)
         .merge(with_body)
         .merge(deploy)
+        .merge(hook)
         .merge(without_body)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/releases".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -165,6 +165,49 @@ fn bad_body() -> Vec<(&'static str, Value)> {
     ]
 }
 
+fn obj() -> Value {
+    json!({"type": "object"})
+}
+
+/// `POST /api/v1/hooks/github`: signed by GitHub (HMAC), no API token.
+fn github_hook() -> Value {
+    let example = json!({
+        "action": "created",
+        "deployment_status": { "state": "success", "created_at": "2026-01-05T12:00:00Z", "target_url": "" },
+        "deployment": { "id": 145988746, "sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "ref": "v2.0.1",
+                        "environment": "production" },
+        "repository": { "full_name": "acme/checkout", "name": "checkout" },
+    });
+    let mut o = op(
+        "githubHook",
+        "integrations",
+        "GitHub webhook (`deployment_status`, `ping`): a successful deployment starts a release with its commit, \
+         or deploys the planned one of that service, version and environment; a redelivery answers with the release \
+         it started. No API token: GitHub's `X-Hub-Signature-256` (HMAC-SHA256, `integrations.github.webhook_secret`).",
+        vec![
+            ("201", json_resp("The release this deployment started.", r("ReleaseView"))),
+            ("200", json_resp("The release it already started, or the planned one it deployed; a ping.", obj())),
+            ("202", json_resp("Nothing to do, and why: `{\"ignored\": \"...\"}`.", obj())),
+            ("400", err("Empty or malformed JSON body, or no `X-GitHub-Event`.")),
+            ("401", err("`X-Hub-Signature-256` is missing or does not match the body.")),
+            ("415", err("The body is not JSON: set the webhook's content type to `application/json`.")),
+            ("413", err(&format!("The body is larger than {MAX_BODY} bytes."))),
+            ("408", err("The body did not arrive within `server.request_timeout`; nothing was changed.")),
+            ("422", err("A field GitHub always sends is missing, or the release was refused (the message names it).")),
+            ("503", err("`integrations.github` is not configured, or the store is not writable.")),
+        ],
+        json!({ "requestBody": { "required": true, "content": { "application/json": {
+                    "schema": obj(), "example": example } } },
+                "parameters": [
+                    param("X-GitHub-Event", "header", "`deployment_status` or `ping`.", json!({"type": "string"})),
+                    param("X-Hub-Signature-256", "header", "`sha256=<hex HMAC-SHA256 of the raw body>`.",
+                        json!({"type": "string"})),
+                ] }),
+    );
+    o["security"] = json!([{ "githubSignature": [] }]);
+    o
+}
+
 fn paths() -> Value {
     let with = |mut v: Vec<(&'static str, Value)>, more: Vec<(&'static str, Value)>| {
         v.extend(more);
@@ -254,6 +297,7 @@ fn paths() -> Value {
                 with(vec![("200", json_resp("The item.", r("ItemView"))), not_found()], bad_body()),
                 json!({ "requestBody": body("WaiveBody",
                     json!({"by": "dave", "reason": "no schema change in this release"})) }))) },
+        "/api/v1/hooks/github": { "post": github_hook() },
         "/api/v1/cluster": {
             "get": op("getCluster", "ops",
                 "The replicas (on PostgreSQL), which one leads, since when and at which epoch; a single \
@@ -318,7 +362,7 @@ pub fn document() -> Value {
         },
         "tags": [
             { "name": "releases" }, { "name": "items" }, { "name": "notifications" },
-            { "name": "pages" }, { "name": "ops" }, { "name": "meta" },
+            { "name": "pages" }, { "name": "ops" }, { "name": "meta" }, { "name": "integrations" },
         ],
         "paths": paths(),
         "components": {
@@ -328,6 +372,9 @@ pub fn document() -> Value {
                         for reading calls." },
                 "basicAuth": { "type": "http", "scheme": "basic",
                     "description": "Any user name; the token as the password (for browsers)." },
+                "githubSignature": { "type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
+                    "description": "GitHub's HMAC-SHA256 of the raw body with `integrations.github.webhook_secret`, \
+                        as `sha256=<hex>`." },
             },
             "schemas": super::openapi_schemas::schemas(),
         },

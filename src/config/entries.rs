@@ -343,7 +343,12 @@ pub(super) fn binding(
 }
 
 /// Receiver kinds, as written in YAML.
-const RECEIVER_KINDS: &[&str] = &["alertmanager", "webhook", "slack"];
+const RECEIVER_KINDS: &[&str] = &["alertmanager", "webhook", "slack", "github"];
+
+/// The events a `github` receiver gets when it lists none: the release's lifecycle, which is
+/// what a commit status shows (pending while the window runs, then the verdict).
+pub const GITHUB_EVENTS: [EventKind; 4] =
+    [EventKind::ReleaseDeployed, EventKind::ReleaseVerified, EventKind::ReleaseFailed, EventKind::ReleaseInconclusive];
 
 /// One `notify:` entry: exactly one kind key plus optional `events: [...]` and `max_age`.
 pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
@@ -356,9 +361,9 @@ pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
         );
         return None;
     };
-    let events: Vec<EventKind> = match body.remove("events") {
-        None | Some(Value::Null) => vec![],
-        Some(e) => cx.de(&e, &[path.clone(), p(&["events"])].concat())?,
+    let events: Option<Vec<EventKind>> = match body.remove("events") {
+        None | Some(Value::Null) => None,
+        Some(e) => Some(cx.de(&e, &[path.clone(), p(&["events"])].concat())?),
     };
     let max_age = match body.remove("max_age") {
         None | Some(Value::Null) => std::time::Duration::from_secs(3600),
@@ -385,7 +390,11 @@ pub(super) fn receiver(cx: &mut Ctx, name: &str, v: Value) -> Option<Receiver> {
         return None;
     }
     let kind: Notifier = cx.de(&Value::Object(body), &path)?;
-    let mut events = events;
+    let mut events = match (events, &kind) {
+        (Some(e), _) => e,
+        (None, Notifier::Github { .. }) => GITHUB_EVENTS.to_vec(),
+        (None, _) => vec![],
+    };
     // Whoever hears of a failed release hears of an inconclusive one: it needs a person too.
     if events.contains(&EventKind::ReleaseFailed) && !events.contains(&EventKind::ReleaseInconclusive) {
         events.push(EventKind::ReleaseInconclusive);

@@ -35,6 +35,7 @@ const TOP: &[&str] = &[
     "items",
     "templates",
     "rollback",
+    "integrations",
 ];
 
 /// The receiver name the rollback hook shows under (in the outbox, metrics and history); no
@@ -288,6 +289,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             continue;
         }
         if let Some(r) = super::entries::receiver(&mut cx, &name, v) {
+            super::integrations::check_notifier(&mut cx, &name, &r.kind, &redactor);
             if let Notifier::Alertmanager { source, .. } = &r.kind
                 && !matches!(sources.get(source), Some(Source::Alertmanager(_)))
             {
@@ -377,6 +379,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         }
     }
 
+    let integrations = super::integrations::load(&mut cx, section("integrations"), &redactor);
     let mut rollback: Option<super::Rollback> = section("rollback").and_then(|v| cx.de(&v, &p(&["rollback"])));
     if let Some(rb) = rollback.as_mut() {
         if rb.webhook.is_some() == rb.command.is_some() {
@@ -418,6 +421,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         probes,
         items,
         rollback,
+        integrations,
         redactor,
     };
     let mut warnings = vec![];

@@ -7,6 +7,7 @@
 mod entries;
 mod env;
 pub mod error;
+pub mod integrations;
 pub mod lint;
 mod load;
 mod placeholder;
@@ -28,6 +29,7 @@ use crate::redact::Redactor;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use integrations::{GithubHook, Integrations};
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
 pub use placeholder::FILL_ME;
 pub use server::Server;
@@ -53,6 +55,8 @@ pub struct Config {
     pub items: BTreeMap<String, Binding>,
     /// The optional automatic rollback hook.
     pub rollback: Option<Rollback>,
+    /// `integrations:`: the GitHub webhook.
+    pub integrations: Integrations,
     pub redactor: Redactor,
 }
 
@@ -197,6 +201,17 @@ pub enum Notifier {
     },
     Slack {
         url: String,
+    },
+    /// Commit statuses (and deployment statuses for releases from a GitHub deployment).
+    Github {
+        /// `owner/name`.
+        repo: String,
+        /// A token that may write statuses (`${GITHUB_TOKEN}`).
+        token: String,
+        /// The REST API root (default `https://api.github.com`; GitHub Enterprise Server:
+        /// `https://HOST/api/v3`).
+        #[serde(default)]
+        api_url: Option<String>,
     },
 }
 

@@ -305,3 +305,57 @@ fn freshness_defaults_resolve_per_binding() {
     assert!(!shadow.config.is_bound("run-smoke-tests-in-staging-environment"), "a shadow item stays manual");
     assert!(shadow.config.is_bound("ask-the-pm"));
 }
+
+#[test]
+fn github_integration_and_notifier_load_with_secrets_registered_and_default_events() {
+    let yaml = format!(
+        "{HEAD}integrations:\n  github:\n    webhook_secret: literal-hook-secret\n    repositories: {{ \"Acme/Checkout\": checkout-api }}\n    environments: {{ Production: production }}\nnotify:\n  gh: {{ github: {{ repo: acme/checkout, token: \"${{TOKEN}}\" }} }}\n  quiet: {{ github: {{ repo: acme/checkout, token: ghp-literal-token, api_url: \"https://ghe.example/api/v3\" }}, events: [release.failed] }}\n"
+    );
+    let c = load_str(&yaml).unwrap().config;
+    let gh = c.integrations.github.as_ref().unwrap();
+    assert_eq!(gh.service_of("acme/checkout"), Some("checkout-api"), "repositories match ignoring case");
+    assert_eq!(gh.environment_of("Production"), Some("production"));
+    use crate::event::EventKind::*;
+    assert_eq!(c.notify["gh"].events, vec![ReleaseDeployed, ReleaseVerified, ReleaseFailed, ReleaseInconclusive]);
+    assert_eq!(c.notify["quiet"].events, vec![ReleaseFailed, ReleaseInconclusive], "listed events replace the default");
+    let text = "literal-hook-secret tok-12345 ghp-literal-token";
+    assert_eq!(c.redactor.redact(text), "<redacted> <redacted> <redacted>", "written in the file or not");
+    assert!(load_str(HEAD).unwrap().config.integrations.github.is_none());
+}
+
+#[test]
+fn github_settings_errors_name_the_field_and_a_fix() {
+    #[rustfmt::skip]
+    let cases: &[(&str, &[&str])] = &[
+        ("integrations: { github: { webhook_secret: \"\" } }\n",
+            &["c.yaml:2:43: integrations.github.webhook_secret is empty", "${GITHUB_WEBHOOK_SECRET}"]),
+        ("integrations: { github: {} }\n", &["integrations.github is missing 'webhook_secret'"]),
+        ("integrations: { github: { webhook_secret: x, repos: {} } }\n",
+            &["c.yaml:2:46: unknown key 'repos'", "did you mean 'repositories'?"]),
+        ("integrations: { gitlab: {} }\n", &["unknown key 'gitlab'", "did you mean 'github'?"]),
+        ("integrations: { github: { webhook_secret: x, repositories: { checkout: api } } }\n",
+            &["integrations.github.repositories: 'checkout' is not owner/name", "e.g. \"acme/checkout\""]),
+        ("integrations: { github: { webhook_secret: x, repositories: { a/b: API } } }\n",
+            &["integrations.github.repositories.a/b: service has uppercase letters; write it in lowercase (api)"]),
+        ("integrations: { github: { webhook_secret: x, repositories: { a/b: x, A/B: z } } }\n",
+            &["names 'a/b' and 'A/B', one repository"]),
+        ("integrations: { github: { webhook_secret: x, environments: { Prod: prod/eu } } }\n",
+            &["integrations.github.environments.Prod: environment contains '/'"]),
+        ("notify:\n  gh: { github: { repo: checkout, token: t } }\n",
+            &["c.yaml:3:25: notifier 'gh': github.repo 'checkout' is not owner/name", "repo: acme/checkout"]),
+        ("notify:\n  gh: { github: { repo: a/.., token: t } }\n", &["github.repo name '..'"]),
+        ("notify:\n  gh: { github: { repo: a/b, token: \" \" } }\n", &["github.token is empty", "${GITHUB_TOKEN}"]),
+        ("notify:\n  gh: { github: { repo: a/b } }\n", &["notify.gh.github is missing 'token'"]),
+        ("notify:\n  gh: { github: { repo: a/b, token: t, api_url: \"ftp://x\" } }\n",
+            &["github.api_url has scheme ftp", "https://github.example.com/api/v3"]),
+        ("notify:\n  gh: { github: { repo: a/b, token: t, api_url: \"https://x/api?y=1\" } }\n",
+            &["github.api_url has a query"]),
+        ("notify:\n  gh: { gitub: { repo: a/b, token: t } }\n", &["unknown key 'gitub' in receiver 'gh'; did you mean 'github'?"]),
+    ];
+    for (yaml, wants) in cases {
+        let err = load_str(&format!("{HEAD}{yaml}")).unwrap_err().to_string();
+        for w in *wants {
+            assert!(err.contains(w), "{yaml}: {err}\nlacks: {w}");
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The delivery loop: sends due outbox notifications, removes them only after a 2xx (ticking
 //! action items in the same transaction), retries failures with exponential backoff and
-//! jitter, and dead-letters what is too old or rejected for good.
+//! jitter, and dead-letters what is too old or rejected for good. A notification its receiver
+//! kind says no longer applies (`notify::skip`: a GitHub status a newer state superseded) is
+//! removed without sending.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +105,20 @@ async fn deliver_one(inner: Arc<Inner>, mut rec: OutboxRecord) {
             finish_failed(&inner, rec).await;
             return;
         };
+        // A receiver showing one current state (GitHub statuses) must not get a superseded
+        // state late; an action item is never ticked without a delivery.
+        let now_state = inner.state().get(&rec.release_id()).map(|r| r.release.state);
+        if rec.action_item.is_none()
+            && let Some(why) = notify::skip(&receiver.kind, &rec.notification, now_state)
+        {
+            tracing::info!(receiver = %rec.receiver, key = %rec.key, reason = %why, "notification not sent");
+            let d = notify::Delivered { status: 0, detail: format!("not sent: {why}") };
+            let i = inner.clone();
+            if !matches!(tokio::task::spawn_blocking(move || i.delivered(&rec, &d)).await, Ok(Ok(()))) {
+                tracing::error!("a skipped notification could not be removed from the outbox; it is tried again");
+            }
+            return;
+        }
         let r = match tokio::time::timeout(
             Duration::from_secs(20),
             notify::deliver(&receiver.kind, &rec.notification, &cx),

@@ -245,6 +245,17 @@ impl Engine {
         self.0.config()
     }
 
+    /// The base URL of links to this shipwatch (`server.external_url`, else where it listens),
+    /// without a trailing `/`: a release's page is `<base>/releases/<id>`.
+    pub fn base_url(&self) -> String {
+        self.0.base_url(&self.0.config())
+    }
+
+    /// The engine's wall clock (the one windows are measured on).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.clock.now()
+    }
+
     /// Stop every probe task (in-flight runs are cancelled cleanly) and wait for them.
     pub async fn shutdown(&self) {
         self.0.shutdown.cancel();

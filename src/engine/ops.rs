@@ -161,9 +161,28 @@ impl Engine {
 
     /// A planned release is deployed now: its window starts.
     pub fn deploy(&self, id: &str) -> Result<super::ReleaseView, EngineError> {
+        self.deploy_from(id, None, None)
+    }
+
+    /// [`Engine::deploy`] by a deployment that names what it deployed: the release takes the
+    /// `commit` and `origin` it did not have yet (never replacing one it has).
+    pub fn deploy_from(
+        &self,
+        id: &str,
+        commit: Option<String>,
+        origin: Option<crate::release::Origin>,
+    ) -> Result<super::ReleaseView, EngineError> {
+        let commit = commit.map(|c| c.to_ascii_lowercase());
+        if let Some(c) = &commit {
+            checked("commit", validate::commit(c))?;
+        }
         let mut txn = self.0.txn();
         let now = txn.now;
         let (rel, fx) = txn.rel(id)?;
+        if rel.release.state == crate::release::ReleaseState::Planned {
+            rel.release.commit = rel.release.commit.take().or(commit);
+            rel.release.origin = rel.release.origin.take().or(origin);
+        }
         let h = transition::apply_release(&mut rel.release, Cause::Deploy, format!("release {id} deployed"), now)
             .map_err(|e| EngineError::Conflict(format!("cannot deploy release '{id}': {e}")))?;
         if let Some(h) = h {

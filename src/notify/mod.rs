@@ -3,9 +3,11 @@
 //! The engine turns events into [`Notification`]s, one per receiver, and writes them to the
 //! durable outbox in the same transaction as the state change that caused them. The delivery
 //! loop (`engine::deliver`) sends them with [`deliver`]; a notification leaves the outbox only
-//! after a 2xx. Each receiver kind lives in its own file.
+//! after a 2xx (or when [`skip`] says it no longer applies). Each receiver kind lives in its
+//! own file.
 
 pub mod alertmanager;
+pub mod github;
 pub mod slack;
 pub mod webhook;
 
@@ -83,6 +85,7 @@ pub async fn deliver(kind: &Notifier, n: &Notification, cx: &Context) -> Result<
     match kind {
         Notifier::Webhook { url, secret, headers } => webhook::send(url, secret.as_deref(), headers, n, cx).await,
         Notifier::Slack { url } => slack::send(url, n, cx).await,
+        Notifier::Github { repo, token, api_url } => github::send(repo, token, api_url.as_deref(), n, cx).await,
         Notifier::Alertmanager { source, .. } => {
             let src = cx
                 .sources
@@ -90,6 +93,17 @@ pub async fn deliver(kind: &Notifier, n: &Notification, cx: &Context) -> Result<
                 .ok_or_else(|| DeliveryError::Permanent(format!("alertmanager source '{source}' is not configured")))?;
             alertmanager::send(src, kind, n, cx).await
         }
+    }
+}
+
+/// Why `n` should not be sent through `kind` at all, given the release's state now (`None`:
+/// no longer in memory); the delivery loop then removes it as done, without sending. Only
+/// receivers that show one current state (GitHub statuses) skip anything: there the last
+/// write wins, so a notification a newer state has superseded must not be sent late.
+pub fn skip(kind: &Notifier, n: &Notification, now: Option<crate::release::ReleaseState>) -> Option<String> {
+    match kind {
+        Notifier::Github { repo, .. } => github::skip(repo, n, now),
+        Notifier::Webhook { .. } | Notifier::Slack { .. } | Notifier::Alertmanager { .. } => None,
     }
 }
 
