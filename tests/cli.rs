@@ -7,7 +7,6 @@ mod common;
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -45,18 +44,7 @@ fn shipwatch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn shipwatch");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("shipwatch {args:?} did not finish within 30s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::tools::wait_bounded(&mut child, &format!("shipwatch {args:?}"));
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     Run { code: status.code(), stdout: read(&out), stderr: read(&err) }
 }
