@@ -25,4 +25,5 @@ pub mod store;
 pub mod sync;
 pub mod transition;
 pub mod validate;
+pub mod watch;
 pub mod web;

@@ -11,6 +11,7 @@ pub mod lint;
 mod load;
 mod server;
 mod template;
+mod watch;
 mod yaml_pos;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use crate::schedule::Schedule;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
 pub use server::Server;
+pub use watch::{Watch, WatchWindow};
 
 /// `sources:` entries are the probes' own types (a source client is built from one).
 pub use crate::probe::source_config::{BasicAuth, Source, SourceEndpoint, Tls};
@@ -51,6 +53,8 @@ pub struct Config {
     pub items: BTreeMap<String, Binding>,
     /// The optional automatic rollback hook.
     pub rollback: Option<Rollback>,
+    /// `watch:`: releases started when a Prometheus query shows a new version.
+    pub watches: BTreeMap<String, Watch>,
     pub redactor: Redactor,
 }
 
