@@ -117,7 +117,7 @@ pub(super) fn watches(
         if !matches!(sources.get(src), Some(Source::Prometheus(_))) {
             let fitting = sources.iter().filter(|(_, s)| matches!(s, Source::Prometheus(_))).map(|(k, _)| k.as_str());
             let why = match sources.get(src) {
-                Some(s) => format!("'{src}' is a {} source; a watch needs a prometheus source", s.kind()),
+                Some(s) => format!("'{src}' is an {} source; a watch needs a prometheus source", s.kind()),
                 None => format!("'{src}' is not defined under sources:"),
             };
             let hint = did_you_mean(src, fitting)
@@ -178,3 +178,7 @@ pub(super) fn watches(
     }
     out
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;
