@@ -295,20 +295,35 @@ impl Inner {
         environment: &str,
         version: &str,
     ) -> Result<Option<String>, EngineError> {
+        self.find_release(service, environment, version, PAGE)
+    }
+
+    /// [`Inner::release_of`], reading `page` releases at a time from the store.
+    fn find_release(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+        page: usize,
+    ) -> Result<Option<String>, EngineError> {
         let is = |r: &crate::release::Release| r.service == service && r.environment == environment && r.version == version;
         if let Some(r) = self.state().values().find(|r| is(&r.release)) {
             return Ok(Some(r.release.id.clone()));
         }
-        let mut q = ReleaseQuery { service: Some(service.to_string()), limit: PAGE, ..Default::default() };
+        let mut q = ReleaseQuery { service: Some(service.to_string()), limit: page, ..Default::default() };
         loop {
-            let page = self.store.release_page(&q)?;
-            if let Some((_, r)) = page.iter().find(|(_, r)| is(r)) {
+            let rows = self.store.release_page(&q)?;
+            if let Some((_, r)) = rows.iter().find(|(_, r)| is(r)) {
                 return Ok(Some(r.id.clone()));
             }
-            match page.last() {
-                Some((seq, _)) if page.len() == PAGE => q.before = Some(*seq),
+            match rows.last() {
+                Some((seq, _)) if rows.len() == page => q.before = Some(*seq),
                 _ => return Ok(None),
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "watcher_tests.rs"]
+mod tests;
