@@ -99,7 +99,10 @@ fn assert_watched(rel: &Value, after: DateTime<Utc>, before: DateTime<Utc>) {
     let (deployed, created) = (ts(&rel["deployed_at"]), ts(&rel["created_at"]));
     // The daemon's clock and the test's are the same wall clock, read a little apart.
     let slack = chrono::Duration::milliseconds(500);
-    assert!(deployed >= after - slack && deployed <= before + slack, "deployed_at {deployed} not in [{after}, {before}]: {rel}");
+    assert!(
+        deployed >= after - slack && deployed <= before + slack,
+        "deployed_at {deployed} not in [{after}, {before}]: {rel}"
+    );
     let settle = chrono::Duration::from_std(SETTLE).unwrap();
     assert!(created - deployed >= settle, "created {created} less than settle after first seen {deployed}");
 }
@@ -119,7 +122,9 @@ async fn watch_starts_releases_for_versions_that_stay() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.contains("watch checkout: every 1s, settle 6s, source prom, label version; starts releases of checkout in production"),
+        stdout.contains(
+            "watch checkout: every 1s, settle 6s, source prom, label version; starts releases of checkout in production"
+        ),
         "{stdout}"
     );
 
@@ -192,4 +197,18 @@ async fn watch_starts_releases_for_versions_that_stay() {
     assert_eq!(releases(&d, "5.0").await.len(), 1, "5.0 is not started twice");
     assert_eq!(started(&d).await, 1.0, "counted by the daemon that started it");
     assert!(d.stderr().contains("watch resumes what it saw before"), "{}", d.stderr());
+
+    // The watch families pass promtool's lint (promtool comes with Debian's prometheus).
+    let (_, text) = d.get("/metrics").await;
+    let mut lint = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    std::io::Write::write_all(&mut lint.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = lint.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && !said.contains("watch"), "promtool: {said}");
 }

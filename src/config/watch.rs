@@ -146,7 +146,11 @@ pub(super) fn watches(
         if every < MIN_EVERY {
             bad(cx, &["every"], format!("must be at least {}", human(MIN_EVERY)), Some("write e.g. every: 30s".into()));
         } else if settle < every {
-            let message = format!("{} is shorter than every ({}): a version would count after one poll", human(settle), human(every));
+            let message = format!(
+                "{} is shorter than every ({}): a version would count after one poll",
+                human(settle),
+                human(every)
+            );
             let hint = Some(format!("make settle at least {} (e.g. settle: 2m)", human(every)));
             bad(cx, &["settle"], message, hint);
         }

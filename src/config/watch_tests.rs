@@ -47,22 +47,38 @@ fn a_watch_takes_every_option() {
 
 #[test]
 fn watch_errors_name_position_and_fix() {
-    let entry = |rest: &str| format!("watch:\n  checkout:\n    prometheus: {{ source: prom, {Q} }}\n    service: checkout\n{rest}");
+    let entry = |rest: &str| {
+        format!("watch:\n  checkout:\n    prometheus: {{ source: prom, {Q} }}\n    service: checkout\n{rest}")
+    };
     let cases: Vec<(String, Vec<&str>)> = vec![
         ("wach: {}\n".into(), vec!["c.yaml:5:1: unknown top-level key 'wach'; did you mean 'watch'?"]),
-        (entry("    setle: 2m\n"), vec!["c.yaml:9:5: unknown key 'setle' in watch.checkout.setle; did you mean 'settle'?"]),
         (
-            format!("watch:\n  checkout:\n    prometheus: {{ source: prom, {Q}, timeout: 1s }}\n    service: checkout\n"),
-            vec!["c.yaml:7:95: unknown key 'timeout' in watch.checkout.prometheus.timeout; expected one of: source, query"],
+            entry("    setle: 2m\n"),
+            vec!["c.yaml:9:5: unknown key 'setle' in watch.checkout.setle; did you mean 'settle'?"],
         ),
-        ("watch:\n  checkout: { service: checkout }\n".into(), vec!["c.yaml:6:3: watch.checkout is missing 'prometheus'"]),
+        (
+            format!(
+                "watch:\n  checkout:\n    prometheus: {{ source: prom, {Q}, timeout: 1s }}\n    service: checkout\n"
+            ),
+            vec![
+                "c.yaml:7:95: unknown key 'timeout' in watch.checkout.prometheus.timeout; expected one of: source, query",
+            ],
+        ),
+        (
+            "watch:\n  checkout: { service: checkout }\n".into(),
+            vec!["c.yaml:6:3: watch.checkout is missing 'prometheus'"],
+        ),
         (
             format!("watch:\n  checkout:\n    prometheus: {{ source: prm, {Q} }}\n    service: checkout\n"),
-            vec!["c.yaml:7:27: watch.checkout.prometheus.source: 'prm' is not defined under sources:; did you mean 'prom'?"],
+            vec![
+                "c.yaml:7:27: watch.checkout.prometheus.source: 'prm' is not defined under sources:; did you mean 'prom'?",
+            ],
         ),
         (
             format!("watch:\n  checkout:\n    prometheus: {{ source: am, {Q} }}\n    service: checkout\n"),
-            vec!["c.yaml:7:27: watch.checkout.prometheus.source: 'am' is an alertmanager source; a watch needs a prometheus source"],
+            vec![
+                "c.yaml:7:27: watch.checkout.prometheus.source: 'am' is an alertmanager source; a watch needs a prometheus source",
+            ],
         ),
         (
             "watch:\n  checkout:\n    prometheus: { source: prom, query: ' ' }\n    service: checkout\n".into(),
@@ -74,14 +90,26 @@ fn watch_errors_name_position_and_fix() {
             entry("    every: 1m\n    settle: 30s\n"),
             vec!["c.yaml:10:13: watch.checkout.settle: 30s is shorter than every (1m)", "make settle at least 1m"],
         ),
-        (entry("    version_label: 1version\n"), vec!["c.yaml:9:20: watch.checkout.version_label: \"1version\" is not a label name"]),
+        (
+            entry("    version_label: 1version\n"),
+            vec!["c.yaml:9:20: watch.checkout.version_label: \"1version\" is not a label name"],
+        ),
         (
             "watch:\n  checkout:\n    prometheus: { source: prom, query: up }\n    service: Check_Out\n".into(),
             vec!["c.yaml:8:14: watch.checkout.service: "],
         ),
-        (entry("    environment: \"prod eu\"\n"), vec!["c.yaml:9:18: watch.checkout.environment: environment contains ' '"]),
-        (entry("    window: { min: 3d }\n"), vec!["c.yaml:9:13: watch.checkout.window: min (3days) is longer than max (2days)"]),
-        (entry("    window: { mn: 1h }\n"), vec!["c.yaml:9:15: unknown key 'mn' in watch.checkout.window.mn; did you mean 'min'?"]),
+        (
+            entry("    environment: \"prod eu\"\n"),
+            vec!["c.yaml:9:18: watch.checkout.environment: environment contains ' '"],
+        ),
+        (
+            entry("    window: { min: 3d }\n"),
+            vec!["c.yaml:9:13: watch.checkout.window: min (3days) is longer than max (2days)"],
+        ),
+        (
+            entry("    window: { mn: 1h }\n"),
+            vec!["c.yaml:9:15: unknown key 'mn' in watch.checkout.window.mn; did you mean 'min'?"],
+        ),
         ("watch: [checkout]\n".into(), vec!["c.yaml:5:8: watch must be a mapping of name: definition"]),
     ];
     for (yaml, want) in cases {

@@ -188,7 +188,9 @@ impl Task {
         };
         let stored: Option<Stored> = stored.and_then(|s| {
             serde_json::from_str(&s)
-                .map_err(|e| tracing::error!(watch = %w.name, error = %e, "stored watch memory unreadable; starting afresh"))
+                .map_err(
+                    |e| tracing::error!(watch = %w.name, error = %e, "stored watch memory unreadable; starting afresh"),
+                )
                 .ok()
         });
         let detector = match stored {
@@ -220,7 +222,9 @@ impl Task {
         let batch = Batch { state: vec![(key(&w.name), json)], ..Default::default() };
         match self.inner.blocking(move |i| Ok(i.write(&batch)?)).await {
             Ok(()) => self.saved = Some(memory),
-            Err(e) => tracing::warn!(watch = %w.name, error = %e, "cannot store what the watch saw; kept in memory, retrying"),
+            Err(e) => {
+                tracing::warn!(watch = %w.name, error = %e, "cannot store what the watch saw; kept in memory, retrying")
+            }
         }
     }
 
@@ -306,7 +310,8 @@ impl Inner {
         version: &str,
         page: usize,
     ) -> Result<Option<String>, EngineError> {
-        let is = |r: &crate::release::Release| r.service == service && r.environment == environment && r.version == version;
+        let is =
+            |r: &crate::release::Release| r.service == service && r.environment == environment && r.version == version;
         if let Some(r) = self.state().values().find(|r| is(&r.release)) {
             return Ok(Some(r.release.id.clone()));
         }

@@ -97,13 +97,7 @@ const CASES: &[Case] = &[
         name: "an empty answer is no observation: nothing forgotten, no baseline",
         settle: 60,
         start_existing: false,
-        polls: &[
-            poll(0, &[]),
-            poll(10, &["1.0"]),
-            poll(20, &["1.0", "2.0"]),
-            poll(40, &[]),
-            poll(80, &["2.0"]),
-        ],
+        polls: &[poll(0, &[]), poll(10, &["1.0"]), poll(20, &["1.0", "2.0"]), poll(40, &[]), poll(80, &["2.0"])],
         started: &[(80, "2.0", 20)],
     },
     Case {
@@ -172,7 +166,9 @@ fn memory_round_trips_and_resumes_without_a_new_baseline() {
     assert_eq!(&memory, d.memory());
     // After a restart: 2.0 keeps its first-seen time; 3.0, new since, is not a baseline.
     let mut r = Detector::resume(Duration::from_secs(60), false, memory);
-    assert!(r.observe(t(200), &set(&["1.0", "2.0", "3.0"])).iter().any(|s| s.version == "2.0" && s.first_seen == t(30)));
+    assert!(
+        r.observe(t(200), &set(&["1.0", "2.0", "3.0"])).iter().any(|s| s.version == "2.0" && s.first_seen == t(30))
+    );
     r.handle("2.0", Handled::Started);
     let due = r.observe(t(260), &set(&["1.0", "2.0", "3.0"]));
     assert_eq!(due, vec![Settled { version: "3.0".into(), first_seen: t(200) }]);

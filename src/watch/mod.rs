@@ -91,12 +91,18 @@ mod tests {
 
     #[test]
     fn versions_are_read_from_the_label() {
-        let cases: &[(&str, Vec<Series>, Result<(&[&str], usize), &str>)] = &[
+        /// The versions and unlabeled count wanted, or a piece of the error.
+        type Want = Result<(&'static [&'static str], usize), &'static str>;
+        let cases: &[(&str, Vec<Series>, Want)] = &[
             ("no series", vec![], Ok((&[], 0))),
             ("one", vec![series(&[("version", "1.0")])], Ok((&["1.0"], 0))),
             (
                 "distinct, sorted",
-                vec![series(&[("version", "2.0"), ("pod", "a")]), series(&[("version", "1.0")]), series(&[("version", "2.0")])],
+                vec![
+                    series(&[("version", "2.0"), ("pod", "a")]),
+                    series(&[("version", "1.0")]),
+                    series(&[("version", "2.0")]),
+                ],
                 Ok((&["1.0", "2.0"], 0)),
             ),
             (
@@ -104,7 +110,11 @@ mod tests {
                 vec![series(&[("version", "1.0")]), series(&[("job", "x")]), series(&[("version", "")])],
                 Ok((&["1.0"], 2)),
             ),
-            ("no series with the label", vec![series(&[("job", "x")])], Err("1 series but none has the label 'version'")),
+            (
+                "no series with the label",
+                vec![series(&[("job", "x")])],
+                Err("1 series but none has the label 'version'"),
+            ),
         ];
         for (name, input, want) in cases {
             let got = versions_of(input, "version");
