@@ -139,10 +139,18 @@ impl Task {
         if seen.unlabeled > 0 {
             tracing::debug!(watch = %w.name, series = seen.unlabeled, label = %w.version_label, "series without the version label ignored");
         }
-        let due = match self.detector.as_mut() {
-            Some((_, d)) => d.observe(now, &seen.versions),
-            None => return true,
-        };
+        let Some((_, d)) = self.detector.as_mut() else { return true };
+        let first = !d.memory().observed;
+        let due = d.observe(now, &seen.versions);
+        if first {
+            // Label values are data from outside: listed escaped (Debug).
+            let (versions, existing) = (&seen.versions, w.start_existing);
+            if existing {
+                tracing::info!(watch = %w.name, ?versions, "watch's first poll: the versions running now get a release once settled (start_existing)");
+            } else {
+                tracing::info!(watch = %w.name, ?versions, "watch's first poll: the versions running now are the baseline (no release)");
+            }
+        }
         for s in due {
             if let Some(why) = self.settled(w, &s).await
                 && let Some((_, d)) = self.detector.as_mut()
@@ -268,7 +276,7 @@ impl Task {
                 let id = &view.release.id;
                 if created {
                     self.metrics.started();
-                    tracing::info!(watch = %w.name, %version, release = %id, deployed_at = %s.first_seen, "watch started a release");
+                    tracing::info!(watch = %w.name, %version, release = %id, deployed_at = %s.first_seen.to_rfc3339(), "watch started a release");
                     Some(Handled::Started)
                 } else {
                     tracing::info!(watch = %w.name, %version, release = %id, "version settled; its release was already open");

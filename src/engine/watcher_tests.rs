@@ -59,3 +59,56 @@ async fn existing_releases_are_found_in_memory_and_in_the_store() {
     }
     assert_eq!(e.0.release_of("checkout", "production", "1.0").unwrap(), Some(old));
 }
+
+/// A config with one source and, when `watch`, one watch on it (the source refuses connections:
+/// every poll fails, which is all these tests need).
+fn watch_config(dir: &std::path::Path, watch: bool) -> config::Config {
+    std::fs::write(dir.join("checklist.md"), "# R\n- [ ] Ask the PM\n").unwrap();
+    let mut yaml =
+        "checklist: checklist.md\nsources:\n  prom: { prometheus: { url: 'http://127.0.0.1:9' } }\n".to_string();
+    if watch {
+        yaml += "watch:\n  w: { prometheus: { source: prom, query: up }, service: api, every: 1s, settle: 1s }\n";
+    }
+    std::fs::write(dir.join("c.yaml"), yaml).unwrap();
+    config::load(&dir.join("c.yaml")).unwrap().config
+}
+
+fn running(e: &Engine) -> Vec<String> {
+    e.0.watches.lock().unwrap().iter().cloned().collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn watches_run_on_a_leader_follow_reloads_and_never_run_on_a_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::memory().unwrap());
+    let follower = Engine::follower(Arc::new(watch_config(dir.path(), true)), store.clone()).unwrap();
+    follower.reload(watch_config(dir.path(), true)).unwrap();
+    assert!(running(&follower).is_empty(), "a follower runs no watch");
+
+    let e = Engine::start(Arc::new(watch_config(dir.path(), true)), store).unwrap();
+    assert_eq!(running(&e), ["w"]);
+    let failed = r#"shipwatch_watch_polls_total{watch="w",result="error"} "#;
+    let errors = || {
+        let text = e.metrics().encode();
+        text.lines().find_map(|l| l.strip_prefix(failed)?.parse::<u64>().ok()).unwrap_or(0)
+    };
+    for _ in 0..100 {
+        if errors() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(errors() >= 2, "a source that refuses is counted as failed polls:\n{}", e.metrics().encode());
+    // Removed by a reload: the task sees it at its next poll and ends.
+    e.reload(watch_config(dir.path(), false)).unwrap();
+    for _ in 0..100 {
+        if running(&e).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(running(&e).is_empty(), "the removed watch's task ended");
+    e.reload(watch_config(dir.path(), true)).unwrap();
+    assert_eq!(running(&e), ["w"], "a reload that adds a watch starts its task");
+    e.shutdown().await;
+}
