@@ -168,6 +168,7 @@ impl Task {
     /// A poll that saw nothing: logged when the reason changes, counted every time.
     fn failed(&mut self, w: &Watch, why: String) {
         self.metrics.polled(PollResult::Error);
+        let why = self.inner.rt().redactor.redact(&why);
         if self.last != Last::Failed(why.clone()) {
             tracing::warn!(watch = %w.name, source = %w.source, error = %why, "watch poll failed; nothing is observed or started until it works");
         }
