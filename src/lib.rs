@@ -26,4 +26,5 @@ pub mod store;
 pub mod sync;
 pub mod transition;
 pub mod validate;
+pub mod watch;
 pub mod web;

@@ -40,6 +40,9 @@ pub struct Metrics {
     result_batches: Counter,
     reload_success: Gauge,
     reload_timestamp: Gauge<f64, AtomicU64>,
+    watch_polls: Family<Labels, Counter>,
+    watch_releases: Family<Labels, Counter>,
+    watch_waiting: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -78,6 +81,20 @@ impl Default for Metrics {
             Unit::Seconds,
             reload_timestamp.clone(),
         );
+        let watch_polls = Family::<Labels, Counter>::default();
+        registry.register(
+            "watch_polls",
+            "Polls of each watch's query by result (ok, empty: no series, error: not asked or no version label)",
+            watch_polls.clone(),
+        );
+        let watch_releases = Family::<Labels, Counter>::default();
+        registry.register("watch_releases", "Releases started by each watch", watch_releases.clone());
+        let watch_waiting = Family::<Labels, Gauge>::default();
+        registry.register(
+            "watch_waiting_versions",
+            "Versions each watch has seen and is waiting on to settle",
+            watch_waiting.clone(),
+        );
         let build_info = Family::<Labels, Gauge>::default();
         registry.register("build_info", "shipwatch build information; always 1", build_info.clone());
         build_info.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())]).set(1);
@@ -92,6 +109,9 @@ impl Default for Metrics {
             result_batches,
             reload_success,
             reload_timestamp,
+            watch_polls,
+            watch_releases,
+            watch_waiting,
         };
         // The config in force was loaded when the process started.
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
@@ -120,7 +140,63 @@ impl ProbeMetrics {
     }
 }
 
+/// A watch's counters, looked up once per task.
+#[derive(Clone)]
+pub struct WatchMetrics {
+    /// Polls by result: ok, empty, error.
+    polls: [Counter; 3],
+    releases: Counter,
+    waiting: Gauge,
+}
+
+/// How one poll of a watch went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollResult {
+    Ok,
+    /// No series at all (not an observation).
+    Empty,
+    /// The source could not be asked, rejected the query, or no series had the version label.
+    Error,
+}
+
+impl PollResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollResult::Ok => "ok",
+            PollResult::Empty => "empty",
+            PollResult::Error => "error",
+        }
+    }
+}
+
+impl WatchMetrics {
+    pub fn polled(&self, r: PollResult) {
+        self.polls[r as usize].inc();
+    }
+
+    pub fn started(&self) {
+        self.releases.inc();
+    }
+
+    pub fn set_waiting(&self, n: usize) {
+        self.waiting.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+}
+
 impl Metrics {
+    /// The metric handles of one watch (every series exists from the start, at 0).
+    pub fn watch(&self, watch: &str) -> WatchMetrics {
+        let labels = vec![("watch", watch.to_string())];
+        let polls = [PollResult::Ok, PollResult::Empty, PollResult::Error].map(|r| {
+            let mut l = labels.clone();
+            l.push(("result", r.as_str().to_string()));
+            self.watch_polls.get_or_create(&l).clone()
+        });
+        let releases = self.watch_releases.get_or_create(&labels).clone();
+        let waiting = self.watch_waiting.get_or_create(&labels).clone();
+        WatchMetrics { polls, releases, waiting }
+    }
+
     /// The metric handles of one probe, looked up once (a probe task keeps them, so a run
     /// costs no label hashing or allocation).
     pub fn probe(&self, probe: &str, kind: &str) -> ProbeMetrics {
@@ -187,6 +263,12 @@ mod tests {
         m.delivery("oncall", false);
         m.set_outbox_depth(3);
         m.reloaded(false, 1_700_000_000.5);
+        let w = m.watch("checkout");
+        w.polled(PollResult::Ok);
+        w.polled(PollResult::Error);
+        w.polled(PollResult::Error);
+        w.started();
+        w.set_waiting(2);
         let text = m.encode();
         let l = lines(&text);
         for want in [
@@ -201,6 +283,11 @@ mod tests {
             "shipwatch_outbox_depth 3",
             "shipwatch_config_reload_success 0",
             "shipwatch_config_reload_timestamp_seconds 1700000000.5",
+            r#"shipwatch_watch_polls_total{watch="checkout",result="ok"} 1"#,
+            r#"shipwatch_watch_polls_total{watch="checkout",result="empty"} 0"#,
+            r#"shipwatch_watch_polls_total{watch="checkout",result="error"} 2"#,
+            r#"shipwatch_watch_releases_total{watch="checkout"} 1"#,
+            r#"shipwatch_watch_waiting_versions{watch="checkout"} 2"#,
             &format!(r#"shipwatch_build_info{{version="{}"}} 1"#, env!("CARGO_PKG_VERSION")),
         ] {
             assert!(l.contains(&want), "missing {want:?} in:\n{text}");

@@ -33,7 +33,7 @@ const LEVELS: &[(u8, &str, &[&str])] = &[
     ),
     (1, "probes and sources", &["probe"]),
     (2, "configuration", &["config", "init"]),
-    (3, "driven by the engine", &["rules", "metrics", "notify"]),
+    (3, "driven by the engine", &["rules", "metrics", "notify", "watch"]),
     (4, "storage", &["store"]),
     (5, "the engine", &["engine"]),
     (6, "surfaces, entry points", &["api", "web", "cli", "daemon", "cluster", "fuzzing"]),

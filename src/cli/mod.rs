@@ -266,6 +266,7 @@ pub async fn check_config(path: &std::path::Path, schedules: bool) -> ExitCode {
                 c.probes.len(),
                 total - probes - actions
             );
+            print!("{}", watch_listing(c));
             if schedules {
                 print!("{}", schedule_listing(c, chrono::Utc::now()));
             }
@@ -279,6 +280,26 @@ pub async fn check_config(path: &std::path::Path, schedules: bool) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// One line per `watch:` entry: what it asks, how often, and for which releases.
+fn watch_listing(c: &config::Config) -> String {
+    let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let mut out = String::new();
+    for w in c.watches.values() {
+        let existing = if w.start_existing { "; versions running at start get a release too" } else { "" };
+        out.push_str(&format!(
+            "watch {}: every {}, settle {}, source {}, label {}; starts releases of {} in {}{existing}\n",
+            w.name,
+            human(w.every),
+            human(w.settle),
+            w.source,
+            w.version_label,
+            w.service,
+            w.environment
+        ));
+    }
+    out
 }
 
 /// How many fire times `check-config --schedules` shows per probe.

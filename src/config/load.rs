@@ -36,6 +36,7 @@ const TOP: &[&str] = &[
     "templates",
     "rollback",
     "integrations",
+    "watch",
 ];
 
 /// The receiver name the rollback hook shows under (in the outbox, metrics and history); no
@@ -401,6 +402,8 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         }
     }
 
+    let watches = super::watch::watches(&mut cx, &root, &sources, &window);
+
     if !cx.errors.is_empty() {
         // Errors near an expanded value were checked as they were made; this catches any other
         // error that quotes one (a template's, a checklist's).
@@ -422,6 +425,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         items,
         rollback,
         integrations,
+        watches,
         redactor,
     };
     let mut warnings = vec![];
@@ -450,7 +454,7 @@ fn regular_file(path: &Path) -> std::io::Result<()> {
 }
 
 /// The entries of a top-level mapping section, reporting a non-mapping value.
-fn obj_entries(cx: &mut Ctx, root: &Map<String, Value>, key: &str) -> Vec<(String, Value)> {
+pub(super) fn obj_entries(cx: &mut Ctx, root: &Map<String, Value>, key: &str) -> Vec<(String, Value)> {
     match root.get(key) {
         None | Some(Value::Null) => vec![],
         Some(Value::Object(o)) => o.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

@@ -13,6 +13,7 @@ mod load;
 mod placeholder;
 mod server;
 pub mod template;
+mod watch;
 mod yaml_pos;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,7 @@ pub use integrations::{GithubHook, Integrations};
 pub use load::{Loaded, RESERVED_RECEIVER, load, load_str, load_with_env};
 pub use placeholder::FILL_ME;
 pub use server::Server;
+pub use watch::{Watch, WatchWindow};
 
 /// `sources:` entries are the probes' own types (a source client is built from one).
 pub use crate::probe::source_config::{BasicAuth, Source, SourceEndpoint, Tls};
@@ -57,6 +59,8 @@ pub struct Config {
     pub rollback: Option<Rollback>,
     /// `integrations:`: the GitHub webhook.
     pub integrations: Integrations,
+    /// `watch:`: releases started when a Prometheus query shows a new version.
+    pub watches: BTreeMap<String, Watch>,
     pub redactor: Redactor,
 }
 

@@ -20,6 +20,7 @@ mod settle;
 mod start;
 mod txn;
 mod view;
+mod watcher;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,6 +85,8 @@ pub(crate) struct Inner {
     items_json: Mutex<std::collections::HashMap<String, view::ItemsJson>>,
     /// Alertmanager receivers that have a keeper running.
     keepers: Mutex<std::collections::BTreeSet<String>>,
+    /// Watches that have a task running.
+    watches: Mutex<std::collections::BTreeSet<String>>,
     /// Slots for probe runs in flight ([`runner::IN_FLIGHT`]).
     probe_slots: tokio::sync::Semaphore,
     /// Probe results on their way to the recorder (one writer, grouped transactions).
@@ -118,12 +121,13 @@ impl Engine {
         runner::spawn_housekeeping(&engine.0);
         deliver::spawn(&engine.0);
         keeper::spawn(&engine.0);
+        watcher::spawn(&engine.0);
         Ok(engine)
     }
 
     /// A follower's engine (a replica that does not lead): it reads what the leader stored
     /// ([`Engine::refresh`]) and serves it, and runs nothing — no probes, timers, recorder,
-    /// deliveries or keeper. Its writes are refused by the store's fence.
+    /// deliveries, keeper or watches. Its writes are refused by the store's fence.
     pub fn follower(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
         let (engine, _results) = Engine::build(config, store)?;
         engine.0.follower.store(true, Ordering::Relaxed);
@@ -195,6 +199,7 @@ impl Engine {
             state_rev: AtomicU64::new(0),
             probe_slots: tokio::sync::Semaphore::new(runner::IN_FLIGHT),
             keepers: Mutex::new(Default::default()),
+            watches: Mutex::new(Default::default()),
             items_json: Mutex::new(Default::default()),
             recorder,
             tasks: Mutex::new(BTreeMap::new()),

@@ -42,6 +42,7 @@ impl Engine {
         }
         txn.commit()?;
         super::keeper::spawn(inner);
+        super::watcher::spawn(inner);
         tracing::info!(releases = active, "config reloaded");
         Ok(())
     }

@@ -1,11 +1,11 @@
 //! Real Prometheus and Alertmanager for the metric-probe tests: [`require_bins`] (skip, or fail
 //! under `CI=true`, when they are not installed); [`MetricsTarget`], an axum `/metrics` whose
-//! 200/500 request rates, latency histogram and `shipwatch_test_flag` gauge the test sets (a
-//! ticker advances the counters every 100 ms, so `rate()` is meaningful); [`Prometheus`] scraping
-//! it every second with [`RULES`] loaded, `stop()`/`restart()`; [`Alertmanager`] with helpers to
-//! post alerts with chosen start times, create silences, list alerts and count the pushes it
-//! received, `stop()`/`restart()`; [`sw_fixture`], [`probe`], [`bind`] for a shipwatch config
-//! over them, and result helpers.
+//! 200/500 request rates, latency histogram, `shipwatch_test_flag` gauge and `app_build_info`
+//! versions the test sets (a ticker advances the counters every 100 ms, so `rate()` is
+//! meaningful); [`Prometheus`] scraping it every second with [`RULES`] loaded,
+//! `stop()`/`restart()`; [`Alertmanager`] with helpers to post alerts with chosen start times,
+//! create silences, list alerts and count the pushes it received, `stop()`/`restart()`;
+//! [`sw_fixture`], [`probe`], [`bind`] for a shipwatch config over them, and result helpers.
 //!
 //! Both servers listen on `127.0.0.1:0` and the harness reads the bound port from their log
 //! (see [`Server`]); a restart binds the same port again.
@@ -66,6 +66,8 @@ struct Traffic {
     sum: f64,
     count: f64,
     flag: f64,
+    /// Versions reported by `app_build_info{version=...} 1` (none by default).
+    builds: Vec<String>,
 }
 
 impl Traffic {
@@ -93,7 +95,11 @@ impl Traffic {
             "http_request_duration_seconds_sum {}\nhttp_request_duration_seconds_count {}\n",
             self.sum, self.count
         );
-        s + &format!("# TYPE shipwatch_test_flag gauge\nshipwatch_test_flag {}\n", self.flag)
+        s += &format!("# TYPE shipwatch_test_flag gauge\nshipwatch_test_flag {}\n", self.flag);
+        if !self.builds.is_empty() {
+            s += "# TYPE app_build_info gauge\n";
+        }
+        self.builds.iter().fold(s, |s, v| s + &format!("app_build_info{{version=\"{v}\"}} 1\n"))
     }
 }
 
@@ -148,6 +154,11 @@ impl MetricsTarget {
     /// Latency (seconds) of every request from now on.
     pub fn set_latency(&self, secs: f64) {
         self.traffic.lock().unwrap().latency = secs;
+    }
+
+    /// The versions the target reports as running, one `app_build_info{version="V"} 1` each.
+    pub fn set_builds(&self, versions: &[&str]) {
+        self.traffic.lock().unwrap().builds = versions.iter().map(|v| v.to_string()).collect();
     }
 
     /// Value of the `shipwatch_test_flag` gauge (> 0 fires `ShipwatchTestFlag`).
