@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::ctx::{Ctx, p};
 use super::error::did_you_mean;
-use super::load::{Ctx, DEFAULT_EVERY, PROBE_META, p};
+use super::load::{DEFAULT_EVERY, PROBE_META};
 use super::template::{TemplateError, Templates};
 use super::{
     Binding, Coverage, FailRule, MIN_DEFAULT_STALE_AFTER, Mode, Notifier, PassRule, Phase, ProbeDef, Receiver,

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::Notifier;
-use super::load::{Ctx, p};
+use super::ctx::{Ctx, p};
 use crate::redact::Redactor;
 
 /// `integrations:`.

@@ -4,6 +4,7 @@
 //! in, or from `probes/` beside the config), resolves item references against the checklist and
 //! reports *every* problem with `file:line:col`. Everything after loading works on the typed [`Config`].
 
+mod ctx;
 mod entries;
 mod env;
 pub mod error;

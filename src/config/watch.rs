@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::ctx::{Ctx, obj_entries, p};
 use super::error::did_you_mean;
-use super::load::{Ctx, obj_entries, p};
 use super::{Source, Window};
 use crate::probe::Dur;
 
