@@ -34,6 +34,10 @@ pub struct Metrics {
     registry: Registry,
     probe_runs: Family<Labels, Counter>,
     probe_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Total seconds of probe runs, kept instead of the histograms when they are off.
+    probe_seconds: Family<Labels, Counter<f64, AtomicU64>>,
+    /// `metrics.probe_histograms`: a duration histogram per probe, or only `probe_seconds`.
+    histograms: bool,
     notifications: Family<Labels, Counter>,
     outbox_depth: Gauge,
     results_stored: Counter,
@@ -47,11 +51,26 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(true)
+    }
+}
+
+impl Metrics {
+    /// The event metrics; `histograms` false keeps a run-seconds counter per probe instead of a
+    /// 12-bucket duration histogram (`metrics.probe_histograms`, ~15 lines fewer per probe).
+    pub fn new(histograms: bool) -> Self {
         let mut registry = Registry::with_prefix("shipwatch");
         let probe_runs = Family::<Labels, Counter>::default();
         registry.register("probe_runs", "Probe runs by probe, kind and result (pass, fail, error)", probe_runs.clone());
         let probe_duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
         registry.register_with_unit("probe_duration", "Wall time of probe runs", Unit::Seconds, probe_duration.clone());
+        let probe_seconds = Family::<Labels, Counter<f64, AtomicU64>>::default();
+        registry.register_with_unit(
+            "probe_run",
+            "Total wall time of probe runs (with metrics.probe_histograms: false, instead of the histograms)",
+            Unit::Seconds,
+            probe_seconds.clone(),
+        );
         let notifications = Family::<Labels, Counter>::default();
         registry.register(
             "notifications",
@@ -103,6 +122,8 @@ impl Default for Metrics {
             registry,
             probe_runs,
             probe_duration,
+            probe_seconds,
+            histograms,
             notifications,
             outbox_depth,
             results_stored,
@@ -120,17 +141,29 @@ impl Default for Metrics {
     }
 }
 
-/// A probe's run counters (by result) and duration histogram.
+/// Where a probe's run time goes: its histogram, or its total-seconds counter.
+#[derive(Clone)]
+enum Timing {
+    Histogram(Histogram),
+    Seconds(Counter<f64, AtomicU64>),
+}
+
+/// A probe's run counters (by result) and run time.
 #[derive(Clone)]
 pub struct ProbeMetrics {
-    duration: Histogram,
+    timing: Timing,
     runs: [Counter; 3],
 }
 
 impl ProbeMetrics {
     /// One run finished with `status` after `elapsed`.
     pub fn ran(&self, status: Status, elapsed: Duration) {
-        self.duration.observe(elapsed.as_secs_f64());
+        match &self.timing {
+            Timing::Histogram(h) => h.observe(elapsed.as_secs_f64()),
+            Timing::Seconds(c) => {
+                c.inc_by(elapsed.as_secs_f64());
+            }
+        }
         let i = match status {
             Status::Pass => 0,
             Status::Fail => 1,
@@ -201,13 +234,17 @@ impl Metrics {
     /// costs no label hashing or allocation).
     pub fn probe(&self, probe: &str, kind: &str) -> ProbeMetrics {
         let labels = vec![("probe", probe.to_string()), ("kind", kind.to_string())];
-        let duration = self.probe_duration.get_or_create(&labels).clone();
+        let timing = if self.histograms {
+            Timing::Histogram(self.probe_duration.get_or_create(&labels).clone())
+        } else {
+            Timing::Seconds(self.probe_seconds.get_or_create(&labels).clone())
+        };
         let runs = [Status::Pass, Status::Fail, Status::Error].map(|s| {
             let mut l = labels.clone();
             l.push(("result", s.as_str().to_string()));
             self.probe_runs.get_or_create(&l).clone()
         });
-        ProbeMetrics { duration, runs }
+        ProbeMetrics { timing, runs }
     }
 
     /// One notification delivery attempt to `receiver`.
@@ -250,6 +287,35 @@ mod tests {
 
     fn lines(text: &str) -> Vec<&str> {
         text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn without_probe_histograms_a_probe_keeps_one_seconds_counter() {
+        let on = Metrics::new(true);
+        let off = Metrics::new(false);
+        for m in [&on, &off] {
+            let p = m.probe("health", "http");
+            p.ran(Status::Pass, Duration::from_millis(250));
+            p.ran(Status::Error, Duration::from_millis(500));
+        }
+        let (on, off) = (on.encode(), off.encode());
+        assert!(
+            on.contains(r#"shipwatch_probe_duration_seconds_bucket{probe="health",kind="http",le="0.25"} 1"#),
+            "{on}"
+        );
+        assert!(!lines(&on).iter().any(|l| l.starts_with("shipwatch_probe_run_seconds_total")), "{on}");
+        assert!(!off.contains("_bucket"), "no histogram series: {off}");
+        assert!(
+            lines(&off).contains(&r#"shipwatch_probe_run_seconds_total{probe="health",kind="http"} 0.75"#),
+            "{off}"
+        );
+        assert!(lines(&off).contains(&r#"shipwatch_probe_runs_total{probe="health",kind="http",result="error"} 1"#));
+        assert!(
+            lines(&off).len() * 2 < lines(&on).len(),
+            "far fewer lines: {} vs {}",
+            lines(&off).len(),
+            lines(&on).len()
+        );
     }
 
     #[test]

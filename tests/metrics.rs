@@ -83,3 +83,18 @@ async fn metrics_pass_promtool_and_count_probe_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn probe_histograms_off_keeps_a_seconds_counter_per_probe() {
+    let target = FakeTarget::start();
+    let yaml = format!("{DAEMON_YAML}metrics: {{ probe_histograms: false }}\n");
+    let d = Daemon::start(&Fixture::new(&yaml, target.port));
+    let id = d.create(json!({"service": "api", "version": "1.4.2"})).await["id"].as_str().unwrap().to_string();
+    d.wait_item(&id, SMOKE, "complete", SOON).await;
+    let (_, text) = d.get("/metrics").await;
+    assert!(!text.contains("shipwatch_probe_duration_seconds_bucket"), "no histograms:\n{text}");
+    let secs = sample(&text, "shipwatch_probe_run_seconds_total", &[r#"probe="health""#]);
+    assert!(secs.is_some_and(|s| s > 0.0), "run seconds counted: {secs:?}\n{text}");
+    let pass = sample(&text, "shipwatch_probe_runs_total", &[r#"probe="health""#, r#"result="pass""#]);
+    assert!(pass.is_some_and(|n| n >= 2.0), "runs still counted: {pass:?}");
+}

@@ -29,6 +29,7 @@ const TOP: &[&str] = &[
     "checklist",
     "window",
     "coverage",
+    "metrics",
     "sources",
     "notify",
     "probes",
@@ -161,6 +162,8 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
             Some("e.g. min_coverage: 0.9 (90% of the window measured)".into()),
         );
     }
+    let metrics: super::MetricsSettings =
+        section("metrics").and_then(|v| cx.de(&v, &p(&["metrics"]))).unwrap_or_default();
     if coverage.stale_after.is_some_and(|d| d.0.is_zero()) {
         cx.at_value(&p(&["coverage", "stale_after"]), "coverage.stale_after must be longer than 0s".into(), None);
     }
@@ -335,6 +338,7 @@ pub fn load_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -
         checklist: Arc::new(checklist),
         window,
         coverage,
+        metrics,
         sources,
         notify,
         probes,

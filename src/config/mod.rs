@@ -51,6 +51,8 @@ pub struct Config {
     pub window: Window,
     /// `coverage:`: the global freshness and coverage settings (bindings may override them).
     pub coverage: Coverage,
+    /// `metrics:`: what shipwatch's own `/metrics` keeps per probe.
+    pub metrics: MetricsSettings,
     pub sources: BTreeMap<String, Source>,
     pub notify: BTreeMap<String, Receiver>,
     pub probes: BTreeMap<String, ProbeDef>,
@@ -346,6 +348,26 @@ impl Default for Coverage {
 
 fn default_min_coverage() -> f64 {
     0.9
+}
+
+/// `metrics:`: the size of shipwatch's own `/metrics`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A 12-bucket run-duration histogram per probe (default); `false` keeps one
+    /// `shipwatch_probe_run_seconds_total` counter per probe instead. Read at start.
+    #[serde(default = "yes")]
+    pub probe_histograms: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings { probe_histograms: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The least default `stale_after` (an explicit one may be shorter, as tests need).

@@ -45,6 +45,13 @@ fn errors_name_position_and_fix() {
             vec!["c.yaml:3:8: unknown key 'htp' in probe 'p'; did you mean 'http'?"],
         ),
         ("windw: {}\n", vec!["c.yaml:2:1: unknown top-level key 'windw'; did you mean 'window'?"]),
+        (
+            "metrics: { probe_histogram: false }\n",
+            vec![
+                "c.yaml:2:12: unknown key 'probe_histogram' in metrics.probe_histogram; did you mean 'probe_histograms'?",
+            ],
+        ),
+        ("metrics: { probe_histograms: maybe }\n", vec!["c.yaml:2:", "metrics.probe_histograms: invalid type"]),
         ("server: { api_token: \"${NOPE}\" }\n", vec!["c.yaml:2:22:", "NOPE is not set"]),
         ("window: { min: 2h, max: 1h }\n", vec!["window.min is longer than window.max"]),
         ("probes:\n  p: { use: smoke }\n", vec!["template 'smoke' needs parameter 'url'"]),

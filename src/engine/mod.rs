@@ -189,6 +189,7 @@ impl Engine {
         let sources = crate::probe::source::build_all(&config.sources, &config.dir())
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
         let rt = Runtime::with_sources(config.redactor.clone(), sources);
+        let histograms = config.metrics.probe_histograms;
         let (events, _) = broadcast::channel(1024);
         let (recorder, results) = tokio::sync::mpsc::channel(record::QUEUE);
         let inner = Arc::new(Inner {
@@ -209,7 +210,7 @@ impl Engine {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             store_ok: AtomicBool::new(true),
-            metrics: Arc::new(crate::metrics::Metrics::default()),
+            metrics: Arc::new(crate::metrics::Metrics::new(histograms)),
             outbox_wake: tokio::sync::Notify::new(),
             bound: RwLock::new(None),
             follower: AtomicBool::new(false),

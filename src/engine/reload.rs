@@ -17,6 +17,13 @@ impl Engine {
         let inner = &self.0;
         let sources = crate::probe::source::build_all(&config.sources, &config.dir())
             .map_err(|errs| EngineError::Invalid { field: "sources".into(), message: errs.join("; ") })?;
+        let before = inner.config().metrics;
+        if before != config.metrics {
+            tracing::warn!(
+                probe_histograms = config.metrics.probe_histograms,
+                "metrics.probe_histograms changed: it takes effect at the next start (the metric families are fixed while running)"
+            );
+        }
         let config = Arc::new(config);
         let rt = Runtime::with_sources(config.redactor.clone(), sources);
         if self.is_follower() {
