@@ -18,13 +18,16 @@
 # blackbox_exporter from the same run. The wrk driver's CPU is not counted (Prometheus would be
 # the driver); shipwatch's CPU includes recording every result (SQLite, rules), blackbox's
 # includes rendering the metrics answer.
+# The floor: bench/floor.c (compiled here with gcc -O2) does connect, one GET, read to close,
+# close, sequentially FLOOR_N times against the same fresh-connection nginx; its CPU per probe is
+# the least a probe can cost, and shipwatch's is printed as a multiple of it (issue 16: ≤ 2×).
 # With perf available, a final 8 s profile of the paced shipwatch run splits its CPU.
 #
 # Usage: bash bench/http_probe_cost.sh        (MEASURE=20 by default; PROFILE=0 skips perf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-need nginx wrk curl python3 prometheus-blackbox-exporter
+need nginx wrk curl python3 prometheus-blackbox-exporter gcc
 MEASURE=${MEASURE:-20}
 PROFILE=${PROFILE:-1}
 work=$(mktemp -d)
@@ -42,6 +45,9 @@ prometheus-blackbox-exporter --config.file=/etc/prometheus/blackbox.yml \
 BB_PID=$!
 BENCH_PIDS+=("$BB_PID")
 until curl -fs "http://127.0.0.1:$BB_PORT/-/healthy" >/dev/null 2>&1; do sleep 0.05; done
+
+gcc -O2 -o "$work/floor" bench/floor.c
+FLOOR_N=${FLOOR_N:-20000}
 
 ROWS=()
 # row NAME PROBES WALL_MS CPU_TICKS TARGET_TICKS MEAN_PROBE_MS ERRORS
@@ -65,6 +71,18 @@ blackbox_run() {
   mean=$(sed -n 's/.*mean_probe_ms=\([0-9.]*\).*/\1/p' <<< "$out")
   row "$1" $((r1 - r0 - 1)) $((t1 - t0)) $((c1 - c0)) $((n1 - n0)) "$mean" "$bad"
   [ "$ok" -gt 0 ] || { echo "blackbox probes failed: $out" >&2; exit 1; }
+}
+
+# floor NAME TARGET_PORT WORKERS: FLOOR_N sequential connect-GET-read-close probes.
+floor_run() {
+  "$work/floor" "$2" 2000 >/dev/null # warm-up
+  local r0 n0 t0 r1 n1 t1 out cpu_us
+  r0=$(nginx_requests "$2"); n0=$(ticks_sum $3); t0=$(now_ms)
+  out=$("$work/floor" "$2" "$FLOOR_N") || { echo "floor failed: $out" >&2; exit 1; }
+  r1=$(nginx_requests "$2"); n1=$(ticks_sum $3); t1=$(now_ms)
+  cpu_us=$(sed -n 's/.*cpu_us=\([0-9]*\).*/\1/p' <<< "$out")
+  # Its own getrusage, in clock ticks like the others' /proc figures.
+  row "$1" $((r1 - r0 - 1)) $((t1 - t0)) "$(awk -v u="$cpu_us" -v hz="$HZ" 'BEGIN { printf "%.3f", u * hz / 1e6 }')" $((n1 - n0)) 0 0
 }
 
 # shipwatch NAME TARGET_PORT WORKERS RELEASES PROBES EVERY JITTER [perf]
@@ -98,6 +116,7 @@ shipwatch_run() {
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)"
 echo "shipwatch $(cd "$BENCH_ROOT" && git rev-parse --short HEAD)$(cd "$BENCH_ROOT" && git diff --quiet HEAD -- src || echo '+dirty'); $(prometheus-blackbox-exporter --version 2>&1 | head -1); nginx $(nginx -v 2>&1 | cut -d/ -f2)"
 echo "measuring ${MEASURE}s per run..."
+floor_run "floor (C, connect-GET-close)" "$FRESH_PORT" "$FRESH_WORKERS"
 blackbox_run "blackbox paced, fresh conn" "$FRESH_PORT" "$FRESH_WORKERS" 10 18
 shipwatch_run "shipwatch paced, fresh conn" "$FRESH_PORT" "$FRESH_WORKERS" 10 50 1s 1s
 SW_THREADS_PACED=$SW_THREADS
@@ -118,6 +137,9 @@ echo "  CPU per probe, paced, fresh connection:     $(ratio "$sw_p" "$bb_p")x   
 echo "  CPU per probe, paced, shipwatch pooled:     $(ratio "$sw_pool" "$bb_p")x"
 echo "  CPU per probe, saturated, fresh connection: $(ratio "$sw_s" "$bb_s")x"
 echo "  wall time per 10,000, saturated c50:        $(ratio "$sw_w" "$bb_w")x"
+fl=$(field "floor" 5)
+echo "  CPU per probe, paced fresh, over the floor: $(ratio "$sw_p" "$fl")x   (shipwatch / floor; goal <= 2x)"
+echo "  CPU per probe, blackbox paced, over floor:  $(ratio "$bb_p" "$fl")x"
 echo "shipwatch CPU by thread (paced fresh run): $SW_THREADS_PACED"
 
 if [ "$PROFILE" = 1 ] && perf stat -e task-clock true >/dev/null 2>&1; then
