@@ -63,6 +63,42 @@ pub(super) fn unmeasured(i: &Value) -> String {
     }
 }
 
+/// Why a `pending` item has not moved: its latest result ("could not measure: ERROR" for an
+/// error, "latest fail: …" otherwise), or that none came yet.
+pub(super) fn waiting(i: &Value) -> String {
+    let latest = i["last_results"].as_array().into_iter().flatten().max_by_key(|r| time(&r["at"]));
+    let Some(r) = latest else { return "no result yet".into() };
+    let msg = r["evidence"]["message"].as_str().unwrap_or("");
+    match r["status"].as_str().unwrap_or("?") {
+        "error" => format!("could not measure: {msg}"),
+        status => format!("latest {status}: {msg}"),
+    }
+}
+
+/// The manual items of a release (state `manual`, not shadow-bound: those are in the table):
+/// their ids to `tick`, each with the start of its text.
+fn manual_list(v: &Value) -> String {
+    let manual: Vec<Vec<String>> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["state"] == "manual" && i["mode"] != "shadow")
+        .map(|i| vec![format!("  {}", i["id"].as_str().unwrap_or("")), cut(i["text"].as_str().unwrap_or(""), 60)])
+        .collect();
+    if manual.is_empty() {
+        return String::new();
+    }
+    let (n, wait) = if manual.len() == 1 { ("1 manual item".to_string(), "waits") } else { (format!("{} manual items", manual.len()), "wait") };
+    let id = v["id"].as_str().unwrap_or("ID");
+    let mut out = format!("\n{n} {wait} for a person; tick one with: shipwatch tick {id} ITEM --by NAME\n");
+    let width = manual.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    for row in manual {
+        out.push_str(format!("{:width$}  {}", row[0], row[1]).trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// The coverage of an automated item ("93.4%"; "62.5% < 90%" in amber below its minimum), "-"
 /// for an automated item without one yet, empty for others.
 fn coverage_cell(i: &Value, color: bool) -> String {
@@ -90,6 +126,8 @@ fn item_row(i: &Value, color: bool) -> Vec<String> {
             format!("{}: {}", r["status"].as_str().unwrap_or("?"), r["evidence"]["message"].as_str().unwrap_or(""))
         });
         cut(&format!("shadow, changes nothing; latest {}", said.as_deref().unwrap_or("none yet")), EVIDENCE_CHARS)
+    } else if state == Some(ItemState::Pending) {
+        cut(&waiting(i), EVIDENCE_CHARS)
     } else {
         let ev = i["evidence"]["evidence"]["message"].as_str().or(i["note"].as_str()).unwrap_or("");
         cut(ev, EVIDENCE_CHARS)
@@ -145,10 +183,7 @@ pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
         let (s, were) = if unknown == 1 { ("", "its probes") } else { ("s", "their probes") };
         out.push_str(&format!("\n{unknown} item{s} can't be seen: {were} could not measure (unknown)\n"));
     }
-    let manual = v["counts"]["manual"].as_u64().unwrap_or(0);
-    if manual > 0 {
-        out.push_str(&format!("\n{manual} manual items wait for a person (shipwatch tick ID ITEM --by NAME)\n"));
-    }
+    out.push_str(&manual_list(v));
     out
 }
 
