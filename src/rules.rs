@@ -157,7 +157,9 @@ fn pass_met(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<
     for p in &binding.probes {
         let t = item.tracks.get(p)?;
         match binding.pass {
-            PassRule::Consecutive(n) if t.consecutive_pass >= n => parts.push(format!("{p} passed {} in a row", times(n))),
+            PassRule::Consecutive(n) if t.consecutive_pass >= n => {
+                parts.push(format!("{p} passed {} in a row", times(n)))
+            }
             PassRule::Sustained(d) => {
                 let since = t.pass_since?;
                 let held = (now - since).to_std().ok()?;

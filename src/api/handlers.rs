@@ -315,7 +315,10 @@ mod tests {
         let table: &[(&str, Result<Option<&str>, (u16, &str)>)] = &[
             (r#"{"service":"api","version":"1"}"#, Ok(None)),
             (r#"{"service":"api","version":"1","deployed_at":null}"#, Ok(None)),
-            (r#"{"service":"api","version":"1","deployed_at":"2026-12-03T14:05:00Z"}"#, Ok(Some("2026-12-03T14:05:00+00:00"))),
+            (
+                r#"{"service":"api","version":"1","deployed_at":"2026-12-03T14:05:00Z"}"#,
+                Ok(Some("2026-12-03T14:05:00+00:00")),
+            ),
             (
                 r#"{"service":"api","version":"1","deployed_at":"yesterday"}"#,
                 Err((422, "deployed_at: write an RFC 3339 time such as 2026-12-03T14:05:00Z, not \"yesterday\"")),

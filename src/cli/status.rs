@@ -33,11 +33,6 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(v.as_str()?).ok().map(|t| t.with_timezone(&Utc))
 }
 
-/// The human form of `status`, without colour.
-pub fn render_status(v: &Value, one: bool) -> String {
-    render_status_colored(v, one, false)
-}
-
 /// The `state` field of `v`, painted in its colour when `color` is on.
 fn state_cell(v: &Value, color: bool) -> String {
     let s = v["state"].as_str().unwrap_or("");
@@ -88,7 +83,11 @@ fn manual_list(v: &Value) -> String {
     if manual.is_empty() {
         return String::new();
     }
-    let (n, wait) = if manual.len() == 1 { ("1 manual item".to_string(), "waits") } else { (format!("{} manual items", manual.len()), "wait") };
+    let (n, wait) = if manual.len() == 1 {
+        ("1 manual item".to_string(), "waits")
+    } else {
+        (format!("{} manual items", manual.len()), "wait")
+    };
     let id = v["id"].as_str().unwrap_or("ID");
     let mut out = format!("\n{n} {wait} for a person; tick one with: shipwatch tick {id} ITEM --by NAME\n");
     let width = manual.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
@@ -97,6 +96,17 @@ fn manual_list(v: &Value) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Why an item that is not done yet is still waited for: an `unknown` item's last error, a
+/// `pending` one's latest result, a manual one's tick.
+pub(super) fn why_waiting(i: &Value) -> String {
+    match ItemState::deserialize(&i["state"]).ok() {
+        Some(ItemState::Unknown) => unmeasured(i),
+        Some(ItemState::Pending) => waiting(i),
+        Some(ItemState::Manual) => "waits for a person to tick it".into(),
+        _ => i["evidence"]["evidence"]["message"].as_str().unwrap_or("").to_string(),
+    }
 }
 
 /// The coverage of an automated item ("93.4%"; "62.5% < 90%" in amber below its minimum), "-"
@@ -141,9 +151,12 @@ fn item_row(i: &Value, color: bool) -> Vec<String> {
 
 /// The human form of `status`: a page of the release list, or one release with its items.
 pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
-    if !one {
-        return render_list(v, color);
-    }
+    if one { render_release(v, color, true) } else { render_list(v, color) }
+}
+
+/// One release with its items; `manual`: end with the manual items to tick (the demo lists
+/// them itself, with why each is manual).
+pub fn render_release(v: &Value, color: bool, manual: bool) -> String {
     let mut out = format!(
         "{} {} {} ({}) — {}{}\n",
         v["id"].as_str().unwrap_or(""),
@@ -183,7 +196,9 @@ pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
         let (s, were) = if unknown == 1 { ("", "its probes") } else { ("s", "their probes") };
         out.push_str(&format!("\n{unknown} item{s} can't be seen: {were} could not measure (unknown)\n"));
     }
-    out.push_str(&manual_list(v));
+    if manual {
+        out.push_str(&manual_list(v));
+    }
     out
 }
 

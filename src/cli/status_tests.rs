@@ -116,7 +116,10 @@ unknown  smoke  62.5% < 90%  could not measure since 2026-12-03 13:50:00 UTC: co
     let out = render_status_colored(&two, true, false);
     let tail = out.split("2 manual items wait").nth(1).unwrap_or_else(|| panic!("{out}"));
     let lines: Vec<&str> = tail.lines().skip(1).collect();
-    assert_eq!(lines, ["  ask-pm                Ask the PM to try checkout", &format!("  check-the-dashboards  {}…", "x".repeat(59))]);
+    assert_eq!(
+        lines,
+        ["  ask-pm                Ask the PM to try checkout", &format!("  check-the-dashboards  {}…", "x".repeat(59))]
+    );
     let mut verified = v.clone();
     verified["state"] = "verified".into();
     assert!(!render_status_colored(&verified, true, false).contains("shipwatch verdict"));
