@@ -312,7 +312,9 @@ mod tests {
     /// What a create body answers: the 422 names the field and, for a time, its format.
     #[test]
     fn create_body_errors_name_field_and_format() {
-        let table: &[(&str, Result<Option<&str>, (u16, &str)>)] = &[
+        /// The body, and the `deployed_at` read (RFC 3339) or the status and start of the error.
+        type Want<'a> = Result<Option<&'a str>, (u16, &'a str)>;
+        let table: &[(&str, Want)] = &[
             (r#"{"service":"api","version":"1"}"#, Ok(None)),
             (r#"{"service":"api","version":"1","deployed_at":null}"#, Ok(None)),
             (

@@ -82,10 +82,21 @@ mod tests {
     #[test]
     fn terminal_rewrites_in_place_plain_prints_changes_and_every_30s() {
         #[rustfmt::skip]
-        let table: &[(bool, &[(&str, u64, Option<&str>)])] = &[
+        /// (key, seconds since start, what is written).
+        type Step<'a> = (&'a str, u64, Option<&'a str>);
+        let table: &[(bool, &[Step])] = &[
             (true, &[("a", 0, Some("\r\x1b[2Ka!")), ("a", 1, Some("\r\x1b[2Ka!")), ("b", 2, Some("\r\x1b[2Kb!"))]),
-            (false, &[("a", 0, Some("a!\n")), ("a", 1, None), ("a", 29, None), ("a", 30, Some("a!\n")),
-                      ("b", 31, Some("b!\n")), ("b", 32, None)]),
+            (
+                false,
+                &[
+                    ("a", 0, Some("a!\n")),
+                    ("a", 1, None),
+                    ("a", 29, None),
+                    ("a", 30, Some("a!\n")),
+                    ("b", 31, Some("b!\n")),
+                    ("b", 32, None),
+                ],
+            ),
         ];
         let t0 = Instant::now();
         for (tty, steps) in table {
