@@ -137,12 +137,17 @@ pub fn coverage(item: &ItemRecord, release: &Release, now: DateTime<Utc>, stale_
     Some((1.0 - (item.stale_secs + tail) / elapsed).clamp(0.0, 1.0))
 }
 
+/// A count as words: `1 time`, `3 times`.
+pub fn times(n: u32) -> String {
+    if n == 1 { "1 time".into() } else { format!("{n} times") }
+}
+
 /// Whether the fail rule is met now: some bound probe failed `fail.consecutive` times in a row.
 fn fail_met(binding: &Binding, item: &ItemRecord) -> Option<String> {
     binding.probes.iter().find_map(|p| {
         let t = item.tracks.get(p)?;
         (t.consecutive_fail >= binding.fail.consecutive)
-            .then(|| format!("{p} failed {} times in a row", t.consecutive_fail))
+            .then(|| format!("{p} failed {} in a row", times(t.consecutive_fail)))
     })
 }
 
@@ -152,7 +157,9 @@ fn pass_met(binding: &Binding, item: &ItemRecord, now: DateTime<Utc>) -> Option<
     for p in &binding.probes {
         let t = item.tracks.get(p)?;
         match binding.pass {
-            PassRule::Consecutive(n) if t.consecutive_pass >= n => parts.push(format!("{p} passed {n}× in a row")),
+            PassRule::Consecutive(n) if t.consecutive_pass >= n => {
+                parts.push(format!("{p} passed {} in a row", times(n)))
+            }
             PassRule::Sustained(d) => {
                 let since = t.pass_since?;
                 let held = (now - since).to_std().ok()?;

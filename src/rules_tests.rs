@@ -344,3 +344,28 @@ fn a_window_item_with_only_errors_is_not_a_pass() {
     let judged = [Judged { id: "i", state: it.state, mode: Mode::Gate, coverage: Some(cov), min_coverage: 0.9 }];
     assert_eq!(verdict(&release(false), &judged, None, t(200)).map(|v| v.0), Some(ReleaseState::Inconclusive));
 }
+
+/// The rule a move met, in words: counts read "1 time" / "3 times", never "3×".
+#[test]
+fn rule_messages_read_as_words() {
+    let table: &[(PassRule, u32, &str, &str)] = &[
+        (PassRule::Consecutive(1), 3, "P", "p passed 1 time in a row"),
+        (PassRule::Consecutive(3), 3, "PPP", "p passed 3 times in a row"),
+        (PassRule::Consecutive(3), 1, "F", "p failed 1 time in a row"),
+        (PassRule::Consecutive(3), 3, "PFFF", "p failed 3 times in a row"),
+    ];
+    for (pass, fail, seq, want) in table {
+        let b = binding(*pass, *fail);
+        let mut it = item();
+        let mut last = None;
+        for (i, c) in seq.chars().enumerate() {
+            let st = if c == 'P' { Status::Pass } else { Status::Fail };
+            if let Some((cause, why)) = observe(&b, &mut it, "p", st, t(i as i64 * 10), watch()) {
+                last = Some(why.clone());
+                crate::transition::apply_item(&mut it, true, cause, why, None, t(i as i64 * 10)).unwrap();
+            }
+        }
+        assert_eq!(last.as_deref(), Some(*want), "{pass:?} fail {fail} after {seq}");
+    }
+    assert_eq!((times(0), times(1), times(2)), ("0 times".into(), "1 time".into(), "2 times".into()));
+}

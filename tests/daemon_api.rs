@@ -31,6 +31,11 @@ async fn http_items_tick_and_release_verifies_after_min() {
     let d = Daemon::start(&fx);
     assert_eq!(d.get("/-/healthy").await.0, 200);
     assert_eq!(d.get("/-/ready").await.0, 200);
+    // The log names the address as written, not `Some(127.0.0.1:…)`.
+    let log = d.stderr();
+    let line = log.lines().find(|l| l.contains("API listening")).unwrap_or_else(|| panic!("no listening line:\n{log}"));
+    let addr = d.url.trim_start_matches("http://");
+    assert!(line.contains(addr) && !line.contains("Some("), "{line}");
 
     let rel = d.create(json!({"service": "api", "version": "1.4.2", "environment": "prod-eu"})).await;
     let id = rel["id"].as_str().expect("release id").to_string();
@@ -208,6 +213,12 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
         422,
         "window",
         "window list",
+    );
+    assert_error(
+        &create(r#"{"service":"api","version":"1","deployed_at":"yesterday"}"#).await,
+        422,
+        "deployed_at: write an RFC 3339 time such as 2026-12-03T14:05:00Z",
+        "a time that is not RFC 3339",
     );
     assert_error(&create(r#"["api","1"]"#).await, 422, "JSON object", "a list body");
     assert_error(&create(r#""api""#).await, 422, "JSON object", "a string body");

@@ -168,6 +168,8 @@ async fn gate_exits_2_on_timeout_with_an_error_per_pending_item() {
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.took >= Duration::from_secs(2) && run.took < Duration::from_secs(10), "{run}");
     assert!(run.stdout.contains(&format!("still waiting for:\n  … {SMOKE} (pending)")), "{run}");
+    // Why it is still pending: its probes pass, but not 1000 times yet.
+    assert!(run.stdout.contains(&format!("  … {SMOKE} (pending): latest pass: ")), "the reason: {run}");
     assert!(run.stderr.contains(&format!("gate {id}: ")) && run.stderr.contains(" left"), "progress lines: {run}");
     let xml = junit(&fx.path().join("gate.xml"), &id, (2, 0, 1));
     assert!(xml.contains(r#"<error message="timed out">still pending"#), "{xml}");

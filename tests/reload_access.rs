@@ -104,7 +104,7 @@ async fn reload_swaps_valid_configs_and_keeps_the_old_one_on_errors() {
     std::fs::write(&fx.config, good.replace("probes: [health]", "probes: [helth]")).unwrap();
     let (code, body) = d.post_raw("/-/reload", "", None).await;
     assert_eq!(code, 422, "bad reload: {body}");
-    assert!(body.to_string().contains("did you mean 'health'"), "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("did you mean 'health'")), "a JSON error: {body}");
     let (_, metrics) = d.get("/metrics").await;
     assert!(metrics.contains("shipwatch_config_reload_success 0"), "reload failure exposed in /metrics");
     let before = d.results(&id, Some("health")).await.len();
@@ -117,6 +117,7 @@ async fn reload_swaps_valid_configs_and_keeps_the_old_one_on_errors() {
     std::fs::write(&fx.config, format!("{good}{extra}")).unwrap();
     let (code, body) = d.post_raw("/-/reload", "", None).await;
     assert_eq!(code, 200, "good reload: {body}");
+    assert_eq!(body["reloaded"], true, "JSON like every other endpoint: {body}");
     let r = d.release(&id).await;
     assert_eq!(item(&r, SMOKE)["state"], "complete", "state kept across reload");
     d.wait_item(&id, "verify-deployment-completes-without-errors", "complete", SOON).await;

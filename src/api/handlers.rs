@@ -274,15 +274,16 @@ pub async fn outbox(State(st): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(rows).into_response())
 }
 
-/// `POST /-/reload`: re-read the config and checklist; an invalid config is rejected (422) and
-/// the old one keeps running.
+/// `POST /-/reload`: re-read the config and checklist and answer `{"reloaded": true, "path"}`;
+/// an invalid config is rejected (422, JSON error) and the old one keeps running.
 pub async fn reload(State(st): State<AppState>) -> Result<Response, ApiError> {
     let Some(path) = st.config_path.clone() else {
         return Err(ApiError(StatusCode::CONFLICT, "this shipwatch was not started from a config file".into()));
     };
     let engine = st.engine.get();
+    let path_shown = path.display().to_string();
     match tokio::task::spawn_blocking(move || engine.reload_from(&path)).await {
-        Ok(Ok(())) => Ok((StatusCode::OK, "config reloaded\n").into_response()),
+        Ok(Ok(())) => Ok(Json(serde_json::json!({ "reloaded": true, "path": path_shown })).into_response()),
         Ok(Err(e)) => {
             Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("reload rejected, previous config kept: {e}")))
         }
@@ -301,5 +302,42 @@ pub async fn cluster(State(st): State<AppState>) -> Response {
                          "leading": true, "replicas": [] }
         }))
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a create body answers: the 422 names the field and, for a time, its format.
+    #[test]
+    fn create_body_errors_name_field_and_format() {
+        /// The body, and the `deployed_at` read (RFC 3339) or the status and start of the error.
+        type Want<'a> = Result<Option<&'a str>, (u16, &'a str)>;
+        let table: &[(&str, Want)] = &[
+            (r#"{"service":"api","version":"1"}"#, Ok(None)),
+            (r#"{"service":"api","version":"1","deployed_at":null}"#, Ok(None)),
+            (
+                r#"{"service":"api","version":"1","deployed_at":"2026-12-03T14:05:00Z"}"#,
+                Ok(Some("2026-12-03T14:05:00+00:00")),
+            ),
+            (
+                r#"{"service":"api","version":"1","deployed_at":"yesterday"}"#,
+                Err((422, "deployed_at: write an RFC 3339 time such as 2026-12-03T14:05:00Z, not \"yesterday\"")),
+            ),
+            (r#"{"service":"api","version":"1","deployed_at":5}"#, Err((422, "deployed_at: invalid type"))),
+            (r#"{"service":"api","version":"1""#, Err((400, "malformed JSON"))),
+        ];
+        for (raw, want) in table {
+            let got = body::<NewRelease>(&Bytes::from_static(raw.as_bytes()));
+            match (got, want) {
+                (Ok(r), Ok(at)) => assert_eq!(r.deployed_at.map(|t| t.to_rfc3339()).as_deref(), *at, "{raw}"),
+                (Err(ApiError(code, msg)), Err((c, piece))) => {
+                    assert_eq!(code.as_u16(), *c, "{raw}: {msg}");
+                    assert!(msg.starts_with(piece), "{raw}: {msg}");
+                }
+                (got, want) => panic!("{raw}: got {:?}, want {want:?}", got.map(|r| r.deployed_at).map_err(|e| e.1)),
+            }
+        }
     }
 }

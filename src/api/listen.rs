@@ -186,7 +186,7 @@ pub async fn serve(
     let (stop, abort) = (CancellationToken::new(), CancellationToken::new());
     let tracker = TaskTracker::new();
     tracing::info!(
-        addr = ?listener.local_addr().ok(),
+        addr = %listener.local_addr().map_or_else(|e| format!("unknown ({e})"), |a| a.to_string()),
         max_connections = cap,
         header_read_timeout = %humantime::format_duration(limits.header_read_timeout),
         request_timeout = %humantime::format_duration(limits.request_timeout),

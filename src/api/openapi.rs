@@ -330,7 +330,7 @@ fn paths() -> Value {
                      ("503", text_resp("Not ready.", "text/plain"))], open()) },
         "/-/reload": { "post": mutating(op("reload", "ops",
                 "Re-read config and checklist; an invalid new config is rejected and the old one keeps running.",
-                vec![("200", text_resp("Reloaded.", "text/plain")),
+                vec![("200", json_resp("Reloaded: the new config and checklist are in use.", r("Reloaded"))),
                      ("409", err("This shipwatch was not started from a config file.")),
                      ("422", err("The new config is invalid; the old one keeps running."))], json!({}))) },
     })))

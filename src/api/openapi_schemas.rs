@@ -35,6 +35,10 @@ fn models(ts: &Value, ts_or_null: &Value, duration: &Value) -> Value {
     json!({
         "Error": { "type": "object", "required": ["error"],
             "properties": { "error": { "type": "string", "description": "What went wrong, naming the field." } } },
+        "Reloaded": { "type": "object", "required": ["reloaded", "path"],
+            "properties": {
+                "reloaded": { "type": "boolean", "const": true },
+                "path": { "type": "string", "description": "The config file that was read again." } } },
         "NewRelease": { "type": "object", "required": ["service", "version"], "additionalProperties": false,
             "properties": {
                 "service": name, "version": name,

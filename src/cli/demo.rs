@@ -6,6 +6,7 @@
 //! and flips the sample service's `/admin` switch to make it 30% slower for a while: the p99
 //! threshold does not notice, the `compare` probe (Mann-Whitney vs before the deploy) does.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -192,8 +193,8 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let manual: Vec<String> =
-        cfg.checklist.items.iter().filter(|i| !cfg.items.contains_key(&i.id)).map(|i| i.text.clone()).collect();
+    let file = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let plan = super::demo_plan::plan(&cfg, &file);
     let daemon = Daemon::start(cfg.clone(), None).await?;
     let api = format!("http://{}", daemon.addr);
     println!("shipwatch demo");
@@ -204,7 +205,7 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     }
     println!("  shipwatch API  : {api}/api/v1/releases   (try it in another terminal while this runs)");
     println!("  config         : {}  (window min 20s, max 40s)", path.display());
-    println!("  automated items: {} of {}", cfg.items.len(), cfg.checklist.items.len());
+    println!("  items          : {}", plan.header());
     println!();
     let mut events = daemon.engine.get().subscribe();
     let http = reqwest::Client::new();
@@ -228,27 +229,45 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     let (mut broke, mut fixed) = (false, false);
     // With metrics: 30% slower from 16 s to 24 s (the compare probe's baseline is before the deploy).
     let (mut slowed, mut sped) = (stack.is_none(), stack.is_none());
+    let mut progress = super::progress::Progress::new(std::io::stderr().is_terminal());
+    let mut polled: Option<Instant> = None;
     let verdict = loop {
+        if polled.is_none_or(|p| p.elapsed() >= Duration::from_secs(1)) {
+            polled = Some(Instant::now());
+            // The line is a nicety: a failed read skips it (the events and the status still show).
+            let rel = match http.get(format!("{api}/api/v1/releases/{id}")).send().await {
+                Ok(r) => r.json::<Value>().await.ok(),
+                Err(_) => None,
+            };
+            if let Some(rel) = rel {
+                let (key, line) = super::demo_plan::progress(&rel, &plan.gate);
+                progress.show(&key, &format!("[{:5.1}s] {line}", start.elapsed().as_secs_f64()));
+            }
+        }
         let t = start.elapsed().as_secs_f64();
         if !broke && t >= 8.0 {
             broke = true;
             broken.store(true, Ordering::Relaxed);
+            progress.clear();
             println!("[{t:5.1}s] demo: breaking the sample service's /checkout (HTTP 500) for 4 s");
         }
         if broke && !fixed && t >= 12.0 {
             fixed = true;
             broken.store(false, Ordering::Relaxed);
+            progress.clear();
             println!("[{t:5.1}s] demo: /checkout fixed");
         }
         if !slowed && t >= 16.0 {
             slowed = true;
             admin(true).await?.error_for_status()?;
+            progress.clear();
             println!("[{t:5.1}s] demo: POST /admin?slow=true: every request 30% slower (30 → 39 ms) for 8 s;");
             println!("         the p99 threshold (< 300 ms) cannot see it, the compare probe can");
         }
         if slowed && !sped && t >= 24.0 {
             sped = true;
             admin(false).await?.error_for_status()?;
+            progress.clear();
             println!("[{t:5.1}s] demo: POST /admin?slow=false: latency back to 30 ms");
         }
         let ev = tokio::select! {
@@ -267,23 +286,18 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
             EventKind::ItemUnknown | EventKind::ReleaseInconclusive => "?",
             _ => "·",
         };
+        progress.clear();
         println!("[{t:5.1}s] {mark} {:<16} {}", ev.kind.as_str(), ev.message);
         if matches!(ev.kind, EventKind::ReleaseVerified | EventKind::ReleaseFailed | EventKind::ReleaseInconclusive) {
             break Some(ev.kind);
         }
     };
+    progress.clear();
     println!();
     let status: Value = http.get(format!("{api}/api/v1/releases/{id}")).send().await?.json().await?;
-    print!("{}", super::status::render_status(&status, true));
+    print!("{}", super::status::render_release(&status, false, false));
     println!();
-    println!(
-        "{} items stay manual on purpose: no probe can answer them (people, documents, meetings), e.g.",
-        manual.len()
-    );
-    for m in manual.iter().take(4) {
-        println!("  - {m}");
-    }
-    println!("  a person ticks them: shipwatch tick {id} ITEM --by NAME --server {api}");
+    print!("{}", plan.manual_list(&id, &api));
     println!();
     println!("ticked checklist: {api}/api/v1/releases/{id}/checklist.md");
     let code = match verdict {

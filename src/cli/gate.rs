@@ -10,7 +10,7 @@ mod cases;
 mod select;
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -21,6 +21,8 @@ use serde_json::Value;
 use super::ServerArgs;
 use super::client::{self, Failure};
 use super::junit::{self, Case, Suite, Verdict};
+use super::progress::Progress;
+use super::status::why_waiting;
 use crate::release::{ItemState, ReleaseState};
 use cases::{cases, evidence_text};
 use select::Selection;
@@ -135,7 +137,16 @@ fn verdict(rel: &Value, selected: &[String]) -> Option<Outcome> {
     selected.iter().all(|i| state_of(rel, i).is_done()).then_some(Outcome::Passed)
 }
 
-/// `gate ID: 3/5 complete, 2 pending — 1m20s left` (the part before `—` is the change key).
+/// Characters of the progress line (one terminal line on most screens).
+const LINE_CHARS: usize = 160;
+
+/// `s` cut to `n` characters, with `…` when something was cut.
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
+}
+
+/// `gate ID: 3/5 complete, 2 pending — 1m20s left · smoke: could not measure: …` (the part
+/// before `—` is the change key; after the time, the first item still waited for and why).
 fn progress_line(id: &str, rel: &Value, selected: &[String], left: Duration) -> (String, String) {
     let states: Vec<ItemState> = selected.iter().map(|i| state_of(rel, i)).collect();
     let n = |f: fn(ItemState) -> bool| states.iter().filter(|s| f(**s)).count();
@@ -149,38 +160,12 @@ fn progress_line(id: &str, rel: &Value, selected: &[String], left: Duration) -> 
     if manual > 0 {
         key.push_str(&format!(", {manual} manual (waiting for a tick)"));
     }
-    let line = format!("{key} — {} left", compact(left));
-    (key, line)
-}
-
-/// The progress line on stderr.
-struct Progress {
-    tty: bool,
-    shown: bool,
-    last_key: String,
-    last_print: Option<Instant>,
-}
-
-impl Progress {
-    fn show(&mut self, key: &str, line: &str) {
-        let mut err = std::io::stderr();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-            let _ = err.flush();
-            self.shown = true;
-        } else if key != self.last_key || self.last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
-            let _ = writeln!(err, "{line}");
-            self.last_key = key.to_string();
-            self.last_print = Some(Instant::now());
-        }
+    let mut line = format!("{key} — {} left", compact(left));
+    if let Some(first) = selected.iter().find(|i| !state_of(rel, i).is_done()) {
+        let why = item(rel, first).map_or_else(|| "not in the release".to_string(), why_waiting);
+        line.push_str(&format!(" · {first}: {why}"));
     }
-
-    fn finish(&mut self) {
-        if self.tty && self.shown {
-            eprintln!();
-            self.shown = false;
-        }
-    }
+    (key, cut(&line, LINE_CHARS))
 }
 
 /// The first line of a timed-out gate. It names the `--timeout` given, not the time measured: the
@@ -213,7 +198,8 @@ fn report(id: &str, rel: &Value, selected: &[String], outcome: &Outcome, elapsed
         Outcome::TimedOut => {
             println!("{}", timed_out_line(id, done, total, timeout));
             for i in selected.iter().filter(|i| !state_of(rel, i).is_done()) {
-                println!("  … {i} ({})", state_of(rel, i).as_str());
+                let why = item(rel, i).map_or_else(|| "not in the release".to_string(), why_waiting);
+                println!("  … {i} ({}): {why}", state_of(rel, i).as_str());
             }
             TIMED_OUT
         }
@@ -307,8 +293,8 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(msg) => return Ok(setup_error(&a, started, &msg)),
     };
-    let mut progress =
-        Progress { tty: std::io::stderr().is_terminal(), shown: false, last_key: String::new(), last_print: None };
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = Progress::new(tty);
     let mut done_at: HashMap<String, f64> = HashMap::new();
     let mut trouble: Option<String> = None;
     let outcome = loop {
@@ -322,13 +308,26 @@ pub async fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
         if now >= deadline {
             break Outcome::TimedOut;
         }
-        let (mut key, mut line) = progress_line(id, &rel, &selected, deadline - now);
-        if let Some(t) = &trouble {
-            line.push_str(&format!(" ({t}; retrying)"));
-            key.push_str(" (trouble)");
+        // On a terminal the time left ticks every second between polls.
+        let next_poll = now + interval.min(deadline - now);
+        loop {
+            let now = Instant::now();
+            let (mut key, mut line) = progress_line(id, &rel, &selected, deadline.saturating_duration_since(now));
+            if let Some(t) = &trouble {
+                line = format!("{line} ({t}; retrying)");
+                key.push_str(" (trouble)");
+            }
+            progress.show(&key, &line);
+            let step = if tty { Duration::from_secs(1) } else { interval };
+            let wake = next_poll.min(now + step);
+            if wake <= now {
+                break;
+            }
+            tokio::time::sleep(wake - now).await;
+            if wake >= next_poll {
+                break;
+            }
         }
-        progress.show(&key, &line);
-        tokio::time::sleep(interval.min(deadline - now)).await;
         match fetch(path.clone()).await {
             Ok(Some(v)) => (rel, trouble) = (v, None),
             Ok(None) => {}

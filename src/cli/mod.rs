@@ -4,10 +4,12 @@
 
 mod client;
 mod demo;
+mod demo_plan;
 mod demo_stack;
 mod gate;
 mod init;
 mod junit;
+mod progress;
 mod release;
 mod status;
 mod table;

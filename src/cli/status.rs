@@ -33,11 +33,6 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(v.as_str()?).ok().map(|t| t.with_timezone(&Utc))
 }
 
-/// The human form of `status`, without colour.
-pub fn render_status(v: &Value, one: bool) -> String {
-    render_status_colored(v, one, false)
-}
-
 /// The `state` field of `v`, painted in its colour when `color` is on.
 fn state_cell(v: &Value, color: bool) -> String {
     let s = v["state"].as_str().unwrap_or("");
@@ -60,6 +55,57 @@ pub(super) fn unmeasured(i: &Value) -> String {
     match since {
         Some(s) => format!("could not measure since {}: {error}", s.format("%Y-%m-%d %H:%M:%S UTC")),
         None => format!("could not measure: {error}"),
+    }
+}
+
+/// Why a `pending` item has not moved: its latest result ("could not measure: ERROR" for an
+/// error, "latest fail: …" otherwise), or that none came yet.
+pub(super) fn waiting(i: &Value) -> String {
+    let latest = i["last_results"].as_array().into_iter().flatten().max_by_key(|r| time(&r["at"]));
+    let Some(r) = latest else { return "no result yet".into() };
+    let msg = r["evidence"]["message"].as_str().unwrap_or("");
+    match r["status"].as_str().unwrap_or("?") {
+        "error" => format!("could not measure: {msg}"),
+        status => format!("latest {status}: {msg}"),
+    }
+}
+
+/// The manual items of a release (state `manual`, not shadow-bound: those are in the table):
+/// their ids to `tick`, each with the start of its text.
+fn manual_list(v: &Value) -> String {
+    let manual: Vec<Vec<String>> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["state"] == "manual" && i["mode"] != "shadow")
+        .map(|i| vec![format!("  {}", i["id"].as_str().unwrap_or("")), cut(i["text"].as_str().unwrap_or(""), 60)])
+        .collect();
+    if manual.is_empty() {
+        return String::new();
+    }
+    let (n, wait) = if manual.len() == 1 {
+        ("1 manual item".to_string(), "waits")
+    } else {
+        (format!("{} manual items", manual.len()), "wait")
+    };
+    let id = v["id"].as_str().unwrap_or("ID");
+    let mut out = format!("\n{n} {wait} for a person; tick one with: shipwatch tick {id} ITEM --by NAME\n");
+    let width = manual.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    for row in manual {
+        out.push_str(format!("{:width$}  {}", row[0], row[1]).trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Why an item that is not done yet is still waited for: an `unknown` item's last error, a
+/// `pending` one's latest result, a manual one's tick.
+pub(super) fn why_waiting(i: &Value) -> String {
+    match ItemState::deserialize(&i["state"]).ok() {
+        Some(ItemState::Unknown) => unmeasured(i),
+        Some(ItemState::Pending) => waiting(i),
+        Some(ItemState::Manual) => "waits for a person to tick it".into(),
+        _ => i["evidence"]["evidence"]["message"].as_str().unwrap_or("").to_string(),
     }
 }
 
@@ -90,6 +136,8 @@ fn item_row(i: &Value, color: bool) -> Vec<String> {
             format!("{}: {}", r["status"].as_str().unwrap_or("?"), r["evidence"]["message"].as_str().unwrap_or(""))
         });
         cut(&format!("shadow, changes nothing; latest {}", said.as_deref().unwrap_or("none yet")), EVIDENCE_CHARS)
+    } else if state == Some(ItemState::Pending) {
+        cut(&waiting(i), EVIDENCE_CHARS)
     } else {
         let ev = i["evidence"]["evidence"]["message"].as_str().or(i["note"].as_str()).unwrap_or("");
         cut(ev, EVIDENCE_CHARS)
@@ -103,9 +151,12 @@ fn item_row(i: &Value, color: bool) -> Vec<String> {
 
 /// The human form of `status`: a page of the release list, or one release with its items.
 pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
-    if !one {
-        return render_list(v, color);
-    }
+    if one { render_release(v, color, true) } else { render_list(v, color) }
+}
+
+/// One release with its items; `manual`: end with the manual items to tick (the demo lists
+/// them itself, with why each is manual).
+pub fn render_release(v: &Value, color: bool, manual: bool) -> String {
     let mut out = format!(
         "{} {} {} ({}) — {}{}\n",
         v["id"].as_str().unwrap_or(""),
@@ -145,9 +196,8 @@ pub fn render_status_colored(v: &Value, one: bool, color: bool) -> String {
         let (s, were) = if unknown == 1 { ("", "its probes") } else { ("s", "their probes") };
         out.push_str(&format!("\n{unknown} item{s} can't be seen: {were} could not measure (unknown)\n"));
     }
-    let manual = v["counts"]["manual"].as_u64().unwrap_or(0);
-    if manual > 0 {
-        out.push_str(&format!("\n{manual} manual items wait for a person (shipwatch tick ID ITEM --by NAME)\n"));
+    if manual {
+        out.push_str(&manual_list(v));
     }
     out
 }

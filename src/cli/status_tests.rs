@@ -56,8 +56,15 @@ fn item_rows_say_why_an_item_cannot_be_seen_and_show_coverage_and_mode() {
             json!({"mode": "shadow", "state": "manual", "automated": false, "evidence": null, "coverage": null,
                    "last_results": errors(&["2026-12-03T13:59:00Z"])}),
             ["manual", "smoke (shadow)", "", "shadow, changes nothing; latest error: connection refused #0"]),
-        ("automated, window not started", json!({"state": "pending", "coverage": null, "evidence": null}),
-            ["pending", "smoke", "-", ""]),
+        ("pending, no result yet", json!({"state": "pending", "coverage": null, "evidence": null, "last_results": []}),
+            ["pending", "smoke", "-", "no result yet"]),
+        ("pending: its latest error, not an empty cell",
+            json!({"state": "pending", "evidence": null, "last_results": errors(&["2026-12-03T13:58:00Z", "2026-12-03T13:59:00Z"])}),
+            ["pending", "smoke", "93.4%", "could not measure: connection refused #1"]),
+        ("pending after a fail that did not fail it yet",
+            json!({"state": "pending", "last_results": [{"at": "2026-12-03T13:59:00Z", "status": "fail",
+                   "evidence": {"message": "HTTP 503 in 4 ms"}}]}),
+            ["pending", "smoke", "93.4%", "latest fail: HTTP 503 in 4 ms"]),
     ];
     for (name, extra, want) in cases {
         assert_eq!(item_row(&item(extra), false), want, "{name}");
@@ -79,7 +86,8 @@ fn unknown_rows_and_low_coverage_are_amber() {
 
 #[test]
 fn one_release_lists_items_with_coverage_and_an_inconclusive_one_says_how_to_settle() {
-    let manual = json!({"id": "ask-pm", "state": "manual", "automated": false, "since": "2026-12-03T13:45:00Z"});
+    let manual = json!({"id": "ask-pm", "text": "Ask the PM to try checkout", "state": "manual", "automated": false,
+        "since": "2026-12-03T13:45:00Z"});
     let v = json!({"id": "api-7", "service": "api", "version": "7", "environment": "prod", "state": "inconclusive",
         "reason": "window closed at max, but 1 of 1 automated items were not measured enough to tell: 'smoke' is unknown (coverage 62.5%)",
         "window": {"elapsed_s": 3600.0, "remaining_s": null}, "counts": {"unknown": 1, "manual": 1},
@@ -97,9 +105,21 @@ unknown  smoke  62.5% < 90%  could not measure since 2026-12-03 13:50:00 UTC: co
 
 1 item can't be seen: its probes could not measure (unknown)
 
-1 manual items wait for a person (shipwatch tick ID ITEM --by NAME)
+1 manual item waits for a person; tick one with: shipwatch tick api-7 ITEM --by NAME
+  ask-pm  Ask the PM to try checkout
 ";
     assert_eq!(out, want);
+    let mut two = v.clone();
+    let shadow = json!({"id": "dash", "state": "manual", "mode": "shadow", "automated": false});
+    let long = json!({"id": "check-the-dashboards", "text": "x".repeat(80), "state": "manual", "automated": false});
+    two["items"].as_array_mut().unwrap().extend([shadow, long]);
+    let out = render_status_colored(&two, true, false);
+    let tail = out.split("2 manual items wait").nth(1).unwrap_or_else(|| panic!("{out}"));
+    let lines: Vec<&str> = tail.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        ["  ask-pm                Ask the PM to try checkout", &format!("  check-the-dashboards  {}…", "x".repeat(59))]
+    );
     let mut verified = v.clone();
     verified["state"] = "verified".into();
     assert!(!render_status_colored(&verified, true, false).contains("shipwatch verdict"));

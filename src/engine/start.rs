@@ -27,7 +27,8 @@ pub struct NewRelease {
     pub version: String,
     #[serde(default)]
     pub environment: Option<String>,
-    #[serde(default)]
+    /// RFC 3339; anything else is refused naming the format (see [`validate::time`]).
+    #[serde(default, deserialize_with = "rfc3339")]
     pub deployed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub planned: bool,
@@ -49,6 +50,11 @@ pub struct NewRelease {
     /// Set from the `Idempotency-Key` header, never by the body.
     #[serde(skip)]
     pub idempotency_key: Option<String>,
+}
+
+/// `deployed_at` as RFC 3339 (or null), with a message that names the format.
+fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Option::<String>::deserialize(d)?.map(|s| validate::time(&s).map_err(serde::de::Error::custom)).transpose()
 }
 
 impl NewRelease {

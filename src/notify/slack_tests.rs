@@ -15,11 +15,11 @@ fn summary_by_event_kind() {
         (EventKind::ItemFailing, format!(":warning: *Failing* — {r}: {item} — checkout failed 3 times in a row")),
         (
             EventKind::ItemRecovered,
-            format!(":large_green_circle: *Recovered* — {r}: {item} — checkout passed 3× in a row"),
+            format!(":large_green_circle: *Recovered* — {r}: {item} — checkout passed 3 times in a row"),
         ),
         (
             EventKind::ItemCompleted,
-            format!(":heavy_check_mark: *Completed* — {r}: {item} — checkout passed 1× in a row"),
+            format!(":heavy_check_mark: *Completed* — {r}: {item} — checkout passed 1 time in a row"),
         ),
         (EventKind::ReleaseVerified, format!(":white_check_mark: *Verified* — {r} — all 6 automated items complete")),
         (

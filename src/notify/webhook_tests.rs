@@ -45,11 +45,11 @@ pub(crate) fn sample(kind: EventKind) -> Notification {
     let (state, message) = match kind {
         EventKind::ItemRegressed => ("regressed", "complete → regressed (checkout failed 3 times in a row)"),
         EventKind::ItemFailing => ("failing", "pending → failing (checkout failed 3 times in a row)"),
-        EventKind::ItemRecovered => ("complete", "regressed → complete (checkout passed 3× in a row)"),
+        EventKind::ItemRecovered => ("complete", "regressed → complete (checkout passed 3 times in a row)"),
         EventKind::ItemUnknown => {
             ("unknown", "complete → unknown (could not measure since 12:00:00 UTC: prom unreachable)")
         }
-        _ => ("complete", "pending → complete (checkout passed 1× in a row)"),
+        _ => ("complete", "pending → complete (checkout passed 1 time in a row)"),
     };
     let evidence = is_item.then(|| Evidence {
         target: Some("http://checkout/healthz".into()),

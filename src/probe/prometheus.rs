@@ -111,8 +111,12 @@ pub struct Series {
 }
 
 impl Series {
-    /// `{job="api",code="500"}` (or `{}`), the way PromQL prints a series.
+    /// `{job="api",code="500"}`, the way PromQL prints a series; a series with no labels (a
+    /// `sum(...)` or a scalar) is `(all series)`, not a bare `{}`.
     pub fn name(&self) -> String {
+        if self.labels.is_empty() {
+            return "(all series)".into();
+        }
         let inner: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         format!("{{{}}}", inner.join(","))
     }

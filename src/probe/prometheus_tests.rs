@@ -19,6 +19,19 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
 }
 
+/// A series prints the way PromQL writes it; one without labels reads "(all series)".
+#[test]
+fn series_names() {
+    let table: &[(&[(&str, &str)], &str)] = &[
+        (&[], "(all series)"),
+        (&[("job", "api")], "{job=\"api\"}"),
+        (&[("job", "api"), ("code", "500")], "{code=\"500\",job=\"api\"}"),
+    ];
+    for (labels, want) in table {
+        assert_eq!(s(labels, &[1.0]).name(), *want);
+    }
+}
+
 #[test]
 fn decisions() {
     type Base = Option<BaselineResult>;
@@ -58,7 +71,7 @@ fn decisions() {
             Ok(vec![s(&[], &[0.1, 2.0, 0.1])]),
             None,
             Status::Fail,
-            "is 2",
+            "(all series) is 2 (want < 1)",
         ),
         ("NaN is no data", "condition: \"< 1\"", Ok(vec![a(f64::NAN)]), None, Status::Error, "only NaN/Inf"),
         (

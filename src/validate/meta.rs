@@ -89,6 +89,17 @@ pub fn idempotency_key(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A point in time written by a caller (`deployed_at`): RFC 3339, e.g. `2026-12-03T14:05:00Z`
+/// or `2026-12-03T15:05:00+01:00`, read as UTC. The message quotes at most 40 characters of
+/// what was sent.
+pub fn time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim()).map(|t| t.with_timezone(&chrono::Utc)).map_err(|_| {
+        let shown: String = s.chars().take(40).collect();
+        let more = if s.chars().count() > 40 { "…" } else { "" };
+        format!("write an RFC 3339 time such as 2026-12-03T14:05:00Z, not {shown:?}{more}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +152,26 @@ mod tests {
                 (Ok(()), Ok(())) => {}
                 (Err(got), Err(piece)) => assert!(got.contains(piece) && got.contains("e.g."), "{l:?}: {got}"),
                 (got, want) => panic!("{l:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn times() {
+        let table: &[(&str, Result<&str, &str>)] = &[
+            ("2026-12-03T14:05:00Z", Ok("2026-12-03T14:05:00+00:00")),
+            ("2026-12-03T15:05:00+01:00", Ok("2026-12-03T14:05:00+00:00")),
+            ("2026-12-03T14:05:00.250Z", Ok("2026-12-03T14:05:00.250+00:00")),
+            ("yesterday", Err("not \"yesterday\"")),
+            ("2026-12-03", Err("not \"2026-12-03\"")),
+            ("", Err("RFC 3339 time such as 2026-12-03T14:05:00Z")),
+            (&"x".repeat(50), Err("…")),
+        ];
+        for (s, want) in table {
+            match (time(s), want) {
+                (Ok(t), Ok(w)) => assert_eq!(t.to_rfc3339(), *w, "{s}"),
+                (Err(got), Err(piece)) => assert!(got.contains(piece) && got.contains("RFC 3339"), "{s}: {got}"),
+                (got, want) => panic!("{s}: got {got:?}, want {want:?}"),
             }
         }
     }

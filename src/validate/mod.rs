@@ -20,7 +20,7 @@
 //!   reorder or break what a reader sees). None may be blank.
 
 mod meta;
-pub use meta::{MAX_LABELS, commit, idempotency_key, labels};
+pub use meta::{MAX_LABELS, commit, idempotency_key, labels, time};
 
 /// Longest `by` accepted.
 pub const MAX_BY: usize = 128;

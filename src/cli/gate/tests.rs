@@ -80,9 +80,36 @@ fn progress_line_counts_and_time_left() {
     let r = rel("deployed", &[("a", "complete"), ("b", "waived"), ("c", "pending"), ("d", "manual"), ("e", "x")]);
     let (key, line) = progress_line("api-1", &r, &ids(&["a", "b", "c", "d"]), Duration::from_secs(80));
     assert_eq!(key, "gate api-1: 2/4 complete (1 waived), 1 pending, 1 manual (waiting for a tick)");
-    assert_eq!(line, format!("{key} — 1m20s left"));
+    assert_eq!(line, format!("{key} — 1m20s left · c: no result yet"));
     let (_, line) = progress_line("api-1", &r, &ids(&["a", "c"]), Duration::from_millis(4500));
-    assert_eq!(line, "gate api-1: 1/2 complete, 1 pending — 5s left");
+    assert_eq!(line, "gate api-1: 1/2 complete, 1 pending — 5s left · c: no result yet");
+}
+
+/// The progress line names the first item still waited for and why (its latest error, a tick
+/// it waits for), cut to one line.
+#[test]
+fn progress_line_says_why_the_first_waiting_item_waits() {
+    let error = |msg: &str| json!([{"at": "2026-12-03T13:59:00Z", "status": "error", "evidence": {"message": msg}}]);
+    let unknown = json!({"id": "u", "state": "unknown", "cause": {"kind": "unmeasured", "since": "2026-12-03T13:50:00Z"},
+        "last_results": error("connection refused")});
+    #[rustfmt::skip]
+    let table: Vec<(Value, &[&str], String)> = vec![
+        (json!({"id": "p", "state": "pending", "last_results": error("connection refused")}), &["p"],
+            "p: could not measure: connection refused".into()),
+        (unknown, &["u"], "u: could not measure since 2026-12-03 13:50:00 UTC: connection refused".into()),
+        (json!({"id": "m", "state": "manual"}), &["m"], "m: waits for a person to tick it".into()),
+        (json!({"id": "x", "state": "complete"}), &["x", "gone"], "gone: not in the release".into()),
+    ];
+    for (it, sel, want) in table {
+        let r = json!({"id": "api-1", "state": "deployed", "items": [it]});
+        let (_, line) = progress_line("api-1", &r, &ids(sel), Duration::from_secs(5));
+        let (_, tail) = line.split_once(" left · ").unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(tail, want, "{line}");
+    }
+    let long = json!({"id": "p", "state": "pending", "last_results": error(&"e".repeat(300))});
+    let r = json!({"id": "api-1", "state": "deployed", "items": [long]});
+    let (_, line) = progress_line("api-1", &r, &ids(&["p"]), Duration::from_secs(5));
+    assert!(line.chars().count() == LINE_CHARS && line.ends_with("eee…"), "cut to one line: {line}");
 }
 
 #[test]
