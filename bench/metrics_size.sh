@@ -20,7 +20,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')
     def log_message(self, *a): pass
 socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(('127.0.0.1', $tport), H).serve_forever()" &
+socketserver.ThreadingTCPServer(('127.0.0.1', $tport), H).serve_forever()" 2> "$work/target.log" &
 BENCH_PIDS+=($!)
 
 measure() {  # $1 = true|false
