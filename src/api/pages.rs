@@ -102,7 +102,9 @@ pub async fn release(State(st): State<AppState>, Path(id): Path<String>) -> Resp
     let page = tokio::task::spawn_blocking(move || -> Result<Markup, EngineError> {
         let view = engine.release(&id)?;
         let cfg = engine.config();
-        Ok(web::release_page(&ctx, &cfg, &view, |probe| engine.results_blocking(&id, Some(probe), web::STRIP).ok()))
+        Ok(web::release_page(&ctx, &cfg, &view, |probe| {
+            engine.results_blocking(&id, Some(probe), web::CHART_READ).ok()
+        }))
     })
     .await;
     match page {

@@ -13,12 +13,18 @@
 //! Every displayed string from evidence or config passes through the config's redactor (on top
 //! of the engine's own redaction), and maud escapes all of it.
 
+mod chart;
+#[cfg(test)]
+mod chart_tests;
 #[cfg(test)]
 mod fixtures;
 mod index;
 #[cfg(test)]
 mod index_tests;
 mod layout;
+mod metric;
+#[cfg(test)]
+mod metric_tests;
 mod release;
 #[cfg(test)]
 mod release_tests;
@@ -32,7 +38,7 @@ use crate::engine::ReleaseView;
 use crate::redact::Redactor;
 use crate::release::ResultRecord;
 
-pub use release::STRIP;
+pub use release::{CHART_READ, STRIP};
 
 /// What every template needs: the redactor and the time the page is rendered at.
 pub struct Ctx {
@@ -63,7 +69,8 @@ pub fn index_page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) -> 
 }
 
 /// One release's checklist with evidence. `results(probe)` gives a probe's latest results
-/// (up to [`STRIP`]), newest first.
+/// (up to [`CHART_READ`]: the last [`STRIP`] are shown as cells, all in the probe's chart),
+/// newest first.
 pub fn release_page(
     ctx: &Ctx,
     cfg: &Config,

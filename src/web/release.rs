@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::layout::{self, badge, counts, item_state, release_badge, when, window};
-use super::{Ctx, human, seen};
+use super::{Ctx, human, metric, seen};
 use crate::checklist::Checklist;
 use crate::config::{Binding, Config, Mode, PassRule};
 use crate::engine::{ItemView, ReleaseView};
@@ -20,7 +20,11 @@ use crate::release::{ItemEvidence, ItemState, ReleaseState, ResultRecord};
 /// Results shown per probe strip.
 pub const STRIP: usize = 20;
 
-/// The release page. `results(probe)` gives a probe's latest results, newest first.
+/// Results read per probe for its chart (the newest; downsampled to [`super::chart::MAX_POINTS`]).
+pub const CHART_READ: usize = 5000;
+
+/// The release page. `results(probe)` gives a probe's latest results (up to [`CHART_READ`]),
+/// newest first: the strip shows the last [`STRIP`], the chart all.
 pub(super) fn page(
     ctx: &Ctx,
     cfg: &Config,
@@ -45,7 +49,13 @@ pub(super) fn page(
         items.iter().copied().filter(|i| i.by.is_some() || i.state == ItemState::Waived).collect();
     let open_manual = items.iter().filter(|i| i.state == ItemState::Manual).count();
     let removed: Vec<&ItemView> = items.iter().copied().filter(|i| cfg.checklist.get(&i.id).is_none()).collect();
-    let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, anchor);
+    let chart = |item: &str, probe: &str| {
+        let id: String =
+            format!("{item}-{probe}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let results = strips.get(probe).map(Vec::as_slice).unwrap_or_default();
+        metric::probe_chart(&id, cfg.probes.get(probe), rel, results, ctx.now())
+    };
+    let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, &chart, anchor);
 
     let title = format!("{} {} · {}", ctx.s(&rel.service), ctx.s(&rel.version), ctx.s(&rel.environment));
     let body = html! {
@@ -167,6 +177,7 @@ fn item(
     b: Option<&Binding>,
     i: &ItemView,
     strips: &BTreeMap<&str, Vec<ResultRecord>>,
+    chart: &dyn Fn(&str, &str) -> Option<Markup>,
     anchor: bool,
 ) -> Markup {
     let (_, word, class) = item_state(i.state);
@@ -197,7 +208,9 @@ fn item(
                         (evidence(ctx, e, unknown.then_some(i.fresh_at)))
                     }
                     @for p in &i.probes {
-                        (strip(ctx, p, strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default()))
+                        @let all = strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default();
+                        (strip(ctx, p, &all[all.len().saturating_sub(STRIP)..]))
+                        @if let Some(c) = chart(&i.id, p) { (c) }
                     }
                 }
             }
