@@ -56,10 +56,12 @@ fn points(n: &roxmltree::Node) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// (values, threshold, deployed minute, expected polylines, expected lone dots)
+type Case<'a> = (&'a [Option<f64>], Option<&'a str>, Option<i64>, usize, usize);
+
 #[test]
 fn points_threshold_and_deploy_follow_the_data() {
-    // (values, threshold, deployed minute, expected polylines, expected lone dots)
-    let cases: &[(&[Option<f64>], Option<&str>, Option<i64>, usize, usize)] = &[
+    let cases: &[Case] = &[
         (&[Some(0.002), Some(0.003), Some(0.004)], Some("< 0.01"), Some(0), 1, 0),
         (&[Some(5.0), None, Some(6.0), Some(7.0)], Some(">= 1"), Some(1), 1, 1),
         (&[Some(1.0), Some(2.0), None, None, Some(3.0), Some(4.0)], None, None, 2, 0),

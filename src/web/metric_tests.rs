@@ -9,9 +9,12 @@ fn ev(observed: Option<&str>, latency: Option<f64>) -> Evidence {
     Evidence { observed: observed.map(String::from), latency_ms: latency, ..Default::default() }
 }
 
+/// (measure, observed, latency_ms, the condition's operator, the number charted)
+type Case<'a> = (Measure, Option<&'a str>, Option<f64>, Option<Op>, Option<f64>);
+
 #[test]
 fn numbers_from_evidence() {
-    let cases: &[(Measure, Option<&str>, Option<f64>, Option<Op>, Option<f64>)] = &[
+    let cases: &[Case] = &[
         (Measure::Query, Some("0.004"), None, Some(Op::Lt), Some(0.004)),
         (Measure::Query, Some("{}=0.25"), None, None, Some(0.25)),
         (Measure::Query, Some(r#"{code="500"}=0.1, {code="503"}=0.3"#), None, Some(Op::Lt), Some(0.3)),
@@ -85,9 +88,10 @@ fn the_release_page_charts_metric_probes() {
                 .collect(),
         )
     };
-    let html = super::release_page(&fixtures::ctx("s"), &cfg, &v, results).into_string();
-    assert_eq!(html.matches("<svg").count(), 1, "one chart, for the metric probe: {html}");
-    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap() + 6];
+    let html = super::release_page(&fixtures::ctx("s"), &cfg, &v, &[], results).into_string();
+    assert_eq!(html.matches("<figure class=\"chart\"").count(), 1, "one chart, for the metric probe: {html}");
+    let fig = &html[html.find("<figure class=\"chart\"").unwrap()..];
+    let svg = &fig[fig.find("<svg").unwrap()..fig.find("</svg>").unwrap() + 6];
     let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{e}: {svg}"));
     let root = doc.root_element();
     assert_eq!(root.attribute("data-points"), Some("24"), "25 results, one error: {svg}");

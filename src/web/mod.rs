@@ -29,6 +29,9 @@ mod release;
 #[cfg(test)]
 mod release_tests;
 mod seen;
+mod timeline;
+#[cfg(test)]
+mod timeline_tests;
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -36,7 +39,7 @@ use maud::{Markup, html};
 use crate::config::Config;
 use crate::engine::ReleaseView;
 use crate::redact::Redactor;
-use crate::release::ResultRecord;
+use crate::release::{HistoryRecord, ResultRecord};
 
 pub use release::{CHART_READ, STRIP};
 
@@ -70,14 +73,15 @@ pub fn index_page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) -> 
 
 /// One release's checklist with evidence. `results(probe)` gives a probe's latest results
 /// (up to [`CHART_READ`]: the last [`STRIP`] are shown as cells, all in the probe's chart),
-/// newest first.
+/// newest first. `history` (oldest first) draws the release's timeline.
 pub fn release_page(
     ctx: &Ctx,
     cfg: &Config,
     view: &ReleaseView,
+    history: &[HistoryRecord],
     results: impl Fn(&str) -> Option<Vec<ResultRecord>>,
 ) -> Markup {
-    release::page(ctx, cfg, view, results)
+    release::page(ctx, cfg, view, history, results)
 }
 
 /// A small HTML error page with a way back.

@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::layout::{self, badge, counts, item_state, release_badge, when, window};
-use super::{Ctx, human, metric, seen};
+use super::{Ctx, human, metric, seen, timeline};
 use crate::checklist::Checklist;
 use crate::config::{Binding, Config, Mode, PassRule};
 use crate::engine::{ItemView, ReleaseView};
 use crate::probe::Status;
-use crate::release::{ItemEvidence, ItemState, ReleaseState, ResultRecord};
+use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord};
 
 /// Results shown per probe strip.
 pub const STRIP: usize = 20;
@@ -29,6 +29,7 @@ pub(super) fn page(
     ctx: &Ctx,
     cfg: &Config,
     view: &ReleaseView,
+    history: &[HistoryRecord],
     results: impl Fn(&str) -> Option<Vec<ResultRecord>>,
 ) -> Markup {
     let rel = &view.release;
@@ -57,6 +58,11 @@ pub(super) fn page(
     };
     let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, &chart, anchor);
 
+    let name = |id: &str| by_id.get(id).map(|i| i.text.clone());
+    let mut events = timeline::events(history, &name);
+    for e in &mut events {
+        e.text = ctx.s(&e.text);
+    }
     let title = format!("{} {} · {}", ctx.s(&rel.service), ctx.s(&rel.version), ctx.s(&rel.environment));
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/" { "← All releases" } }
@@ -99,6 +105,7 @@ pub(super) fn page(
                 ul.items { @for i in &unseen { (item(i, false)) } }
             }
         }
+        (timeline::timeline(rel, &events, ctx.now()))
         section.checklist aria-label="Checklist" {
             (checklist(&cfg.checklist, |id| by_id.get(id).map(|i| item(i, true))))
             @if !removed.is_empty() {
