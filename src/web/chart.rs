@@ -20,8 +20,8 @@ use crate::probe::condition::Condition;
 pub const MAX_POINTS: usize = 240;
 
 /// The drawing's size in user units (scaled to the page width by the browser).
-pub const W: f64 = 600.0;
-pub const H: f64 = 140.0;
+pub const W: f64 = 480.0;
+pub const H: f64 = 130.0;
 /// Plot area inside the drawing: left margin for the y labels, bottom for the time labels.
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 8.0;
@@ -49,6 +49,8 @@ pub struct Spec<'a> {
     /// The time axis: from (the deploy, or the first result) to (now, or the close).
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    /// Only the latest results were read (older ones exist): said in the text alternative.
+    pub partial: bool,
 }
 
 /// Downsample `samples` (oldest first) to at most [`MAX_POINTS`]: the span is cut into
@@ -169,7 +171,9 @@ pub fn summary(spec: &Spec, values: &[f64], drawn: usize, total: usize, errors: 
         s.push_str(&format!(", threshold {c}"));
     }
     s.push_str(&format!(", {drawn} point{}", if drawn == 1 { "" } else { "s" }));
-    if total > drawn + errors {
+    if spec.partial {
+        s.push_str(&format!(" (from the latest {total} results only)"));
+    } else if total > drawn + errors {
         s.push_str(&format!(" (downsampled from {total} results)"));
     }
     if errors > 0 {

@@ -28,6 +28,7 @@ fn spec<'a>(what: &'a str, threshold: Option<&str>, deployed_min: Option<i64>, s
         deployed_at: deployed_min.map(|m| t0() + Duration::minutes(m)),
         from: t0(),
         to: t0() + Duration::minutes(span_min),
+        partial: false,
     }
 }
 
@@ -132,6 +133,9 @@ fn text_alternative_reads_as_one_sentence() {
     assert_eq!(got, "error ratio 0.002–0.004 over 3h, threshold < 0.01, 2 points, 1 error (gaps)");
     let got = chart::summary(&spec("p99", None, None, 90), &[7.0], 1, 4000, 0);
     assert_eq!(got, "p99 7 over 1h 30m, 1 point (downsampled from 4000 results)");
+    let partial = Spec { partial: true, ..spec("p99", None, None, 90) };
+    let got = chart::summary(&partial, &[7.0], 1, 2000, 0);
+    assert_eq!(got, "p99 7 over 1h 30m, 1 point (from the latest 2000 results only)");
     assert_eq!(s.len(), 3);
 }
 

@@ -70,8 +70,8 @@ pub fn series_values(observed: &str) -> Vec<f64> {
         .collect()
 }
 
-/// The chart of one probe's results (`results` oldest first, all kept), or none when no result
-/// has a number. `id` makes the chart's element ids unique on the page. The time axis runs from the deploy (or the first result) to now, or to the
+/// The chart of one probe's results (`results` oldest first, up to [`super::CHART_READ`]), or
+/// none when no result has a number. `id` makes the chart's element ids unique on the page. The time axis runs from the deploy (or the first result) to now, or to the
 /// close.
 pub fn probe_chart(
     id: &str,
@@ -97,11 +97,13 @@ pub fn probe_chart(
         return None;
     }
     let first = samples.first().map(|s| s.at).unwrap_or(now);
-    let from = rel.deployed_at.map_or(first, |d| d.min(first));
+    // With only the latest results read, the axis starts at the oldest one read.
+    let partial = results.len() >= super::CHART_READ;
+    let from = rel.deployed_at.filter(|_| !partial).map_or(first, |d| d.min(first));
     let to = rel.closed_at.unwrap_or(now).max(samples.last().map_or(now, |s| s.at)).max(from);
     let drawn = chart::downsample(&samples);
     let name = def.map_or("", |d| d.name.as_str());
     let what = format!("{name} {what}");
-    let spec = Spec { id, what: &what, threshold, deployed_at: rel.deployed_at, from, to };
+    let spec = Spec { id, what: &what, threshold, deployed_at: rel.deployed_at, from, to, partial };
     Some(chart::chart(&spec, &drawn, results.len()))
 }

@@ -103,3 +103,61 @@ fn the_release_page_charts_metric_probes() {
     let desc = doc.descendants().find(|n| n.has_tag_name("desc")).unwrap().text().unwrap();
     assert_eq!(desc, "errors value 0.002–0.0044 over 30m, threshold < 0.01, 24 points, 1 error (gaps)");
 }
+
+/// An item shown twice (under "Needs attention" and in the checklist) gets two charts with
+/// distinct element ids.
+#[test]
+fn chart_ids_are_unique_on_the_page() {
+    use super::fixtures::{self, counts, item, release, result};
+    use crate::config::Mode;
+    use crate::release::{ItemState, ReleaseState};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("checklist.md"), "# Deploy\n- [ ] Check error ratio\n- [ ] Run smoke tests\n")
+        .unwrap();
+    let cfg = crate::config::load_str(&dir.path().join("c.yaml"), YAML, &|_| None).unwrap().config;
+    let mut v = release("api-7", ReleaseState::Deployed, counts(0, 1, 0));
+    let mut errors = item("check-error-ratio", "Check error ratio", ItemState::Failing, Mode::Gate);
+    errors.probes = vec!["errors".into()];
+    v.items = Some(vec![errors]);
+    let results = |probe: &str| {
+        let mut r = result(probe, fixtures::ago(1), Status::Fail, "too high");
+        r.evidence.observed = Some("{}=0.5".into());
+        Some(vec![r])
+    };
+    let html = super::release_page(&fixtures::ctx("s"), &cfg, &v, &[], results).into_string();
+    assert_eq!(html.matches("<figure class=\"chart\"").count(), 2, "{html}");
+    let ids: Vec<&str> = html
+        .match_indices(" id=\"chart-")
+        .map(|(i, _)| &html[i + 5..i + 5 + html[i + 5..].find('"').unwrap()])
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!((ids.len(), unique.len()), (4, 4), "{ids:?}");
+}
+
+/// When the page read only the latest results (the read limit), the axis starts at the oldest
+/// one read, not at the deploy, and the text alternative says so.
+#[test]
+fn a_partial_read_says_so() {
+    use super::fixtures::{self, counts, release, result};
+    use crate::release::ReleaseState;
+
+    let rel = release("api-7", ReleaseState::Deployed, counts(0, 0, 0)).release;
+    let mk = |n: usize| -> Vec<_> {
+        (0..n)
+            .map(|i| {
+                let mut r =
+                    result("x", fixtures::ago(10) + chrono::Duration::milliseconds(i as i64), Status::Pass, "m");
+                r.evidence.observed = Some(format!("{}", i % 7));
+                r
+            })
+            .collect()
+    };
+    for (n, partial) in [(super::CHART_READ, true), (super::CHART_READ - 1, false)] {
+        let html = super::metric::probe_chart("c", None, &rel, &mk(n), fixtures::ago(0)).unwrap().into_string();
+        let from = if partial { fixtures::ago(10) } else { rel.deployed_at.unwrap() };
+        assert!(html.contains(&format!("data-from=\"{}\"", from.to_rfc3339())), "{n}: {html}");
+        assert_eq!(html.contains(&format!("from the latest {n} results only")), partial, "{n}");
+        assert_eq!(html.contains(&format!("downsampled from {n} results")), !partial, "{n}");
+    }
+}

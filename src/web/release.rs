@@ -21,7 +21,7 @@ use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, Resul
 pub const STRIP: usize = 20;
 
 /// Results read per probe for its chart (the newest; downsampled to [`super::chart::MAX_POINTS`]).
-pub const CHART_READ: usize = 5000;
+pub const CHART_READ: usize = 2000;
 
 /// The release page. `results(probe)` gives a probe's latest results (up to [`CHART_READ`]),
 /// newest first: the strip shows the last [`STRIP`], the chart all.
@@ -217,7 +217,8 @@ fn item(
                     @for p in &i.probes {
                         @let all = strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default();
                         (strip(ctx, p, &all[all.len().saturating_sub(STRIP)..]))
-                        @if let Some(c) = chart(&i.id, p) { (c) }
+                        // Ids stay unique when the item is also shown above the checklist.
+                        @if let Some(c) = chart(&format!("{}{}", if anchor { "" } else { "top-" }, i.id), p) { (c) }
                     }
                 }
             }

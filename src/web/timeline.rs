@@ -23,7 +23,7 @@ pub const MAX_EVENTS: usize = 100;
 pub const OPEN_UP_TO: usize = 12;
 
 /// The drawing's size in user units.
-pub const W: f64 = 600.0;
+pub const W: f64 = 480.0;
 pub const H: f64 = 56.0;
 const LEFT: f64 = 8.0;
 const RIGHT: f64 = 8.0;
@@ -160,9 +160,9 @@ pub fn timeline(rel: &Release, all: &[Event], now: DateTime<Utc>) -> Markup {
                 desc #timeline-d { (summary) }
                 line.track x1=(LEFT) x2=(W - RIGHT) y1=(AXIS_Y) y2=(AXIS_Y) stroke="currentColor" stroke-opacity="0.5" {}
                 @for (k, t) in &marks {
-                    line class={ "mark " (k) } x1=(x(*t)) x2=(x(*t)) y1="4" y2=(H - 14.0) data-at=(t.to_rfc3339())
+                    line class={ "mark " (k) } x1=(x(*t)) x2=(x(*t)) y1="16" y2=(H - 14.0) data-at=(t.to_rfc3339())
                         stroke="currentColor" stroke-dasharray=(if *k == "deploy" { "none" } else { "3 3" }) {}
-                    text class={ "mark-label " (k) } x=(x(*t)) y=(H - 3.0) text-anchor="middle" font-size="11" fill="currentColor" { (label(k)) }
+                    text class={ "mark-label " (k) } x=(x(*t)) y=(H - 3.0) text-anchor=(anchor(x_of(from, to, *t))) font-size="11" fill="currentColor" { (label(k)) }
                 }
                 @for e in events {
                     circle class={ "event " (e.tone) } cx=(x(e.at)) cy=(AXIS_Y) r="4" data-at=(e.at.to_rfc3339()) fill="currentColor" {
@@ -190,6 +190,17 @@ pub fn timeline(rel: &Release, all: &[Event], now: DateTime<Utc>) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A label near either end is anchored inside the drawing, never cut off.
+fn anchor(x: f64) -> &'static str {
+    if x < LEFT + 30.0 {
+        "start"
+    } else if x > W - RIGHT - 30.0 {
+        "end"
+    } else {
+        "middle"
     }
 }
 
