@@ -8,7 +8,8 @@
 //!   into buckets and each keeps its lowest and highest value (so spikes stay visible).
 //! - `error` results (could not measure) are gaps: the line is split there, never drawn
 //!   through or down to zero.
-//! - `fail` results are shaded, from the failing sample to the next one.
+//! - `fail` results are shaded red and runs of `error` results amber, from the first such
+//!   sample to the next one that is not.
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -113,7 +114,8 @@ pub fn chart(spec: &Spec, samples: &[Sample], total: usize) -> Markup {
     let x = |t: DateTime<Utc>| x_of(spec.from, spec.to, t);
     let y = |v: f64| y_of(lo, hi, v);
     let segments = segments(samples);
-    let fails = fail_spans(samples, spec.to);
+    let fails = spans(samples, spec.to, |s| s.failed);
+    let blind = spans(samples, spec.to, |s| s.value.is_none());
     let summary = summary(spec, &values, drawn, total, errors);
     let title_id = format!("chart-{}-t", spec.id);
     let desc_id = format!("chart-{}-d", spec.id);
@@ -128,6 +130,9 @@ pub fn chart(spec: &Spec, samples: &[Sample], total: usize) -> Markup {
                 rect.plot x=(LEFT) y=(TOP) width=(W - LEFT - RIGHT) height=(H - TOP - BOTTOM) fill="none" stroke="currentColor" stroke-opacity="0.25" {}
                 @for (a, b) in &fails {
                     rect.failspan x=(f2(x(*a))) y=(TOP) width=(f2((x(*b) - x(*a)).max(1.0))) height=(H - TOP - BOTTOM) fill="currentColor" fill-opacity="0.15" {}
+                }
+                @for (a, b) in &blind {
+                    rect.gapspan x=(f2(x(*a))) y=(TOP) width=(f2((x(*b) - x(*a)).max(1.0))) height=(H - TOP - BOTTOM) fill="currentColor" fill-opacity="0.12" {}
                 }
                 @if let Some(c) = spec.threshold {
                     line.threshold x1=(LEFT) x2=(W - RIGHT) y1=(f2(y(c.value))) y2=(f2(y(c.value))) data-value=(c.value)
@@ -225,13 +230,17 @@ fn segments(samples: &[Sample]) -> Vec<Vec<(DateTime<Utc>, f64)>> {
     out
 }
 
-/// Time spans of failing samples: from each run of failures to the next passing or error
-/// sample (or `end`).
-fn fail_spans(samples: &[Sample], end: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+/// Time spans of samples that are `what` (failed, or could not measure): from each run of them
+/// to the next sample that is not (or `end`).
+fn spans(
+    samples: &[Sample],
+    end: DateTime<Utc>,
+    what: impl Fn(&Sample) -> bool,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut out = vec![];
     let mut start = None;
     for s in samples {
-        match (s.failed, start) {
+        match (what(s), start) {
             (true, None) => start = Some(s.at),
             (false, Some(a)) => {
                 out.push((a, s.at));

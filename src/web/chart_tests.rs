@@ -175,7 +175,7 @@ fn downsampling_is_bounded_and_keeps_spikes_and_gaps() {
 }
 
 #[test]
-fn failing_samples_are_shaded() {
+fn failures_and_errors_are_shaded() {
     let mut s = samples(&[Some(1.0), Some(9.0), Some(9.5), Some(1.0), Some(8.0)]);
     for i in [1, 2, 4] {
         s[i].failed = true;
@@ -191,6 +191,16 @@ fn failing_samples_are_shaded() {
     let end = x_of(sp.from, sp.to, sp.to);
     let x4 = x_of(sp.from, sp.to, s[4].at);
     assert!((attr(&spans[1], "width") - (end - x4)).abs() < 0.02, "the last run runs to the end");
+    assert!(by_class(&doc, "gapspan").is_empty(), "no errors, no amber");
+    // A run of errors is shaded amber from the first error to the next value.
+    let s = samples(&[Some(1.0), None, None, Some(2.0)]);
+    let sp = spec("x", None, None, 4);
+    let svg = render(&sp, &s);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let gaps = by_class(&doc, "gapspan");
+    assert_eq!(gaps.len(), 1, "one run of errors: {svg}");
+    let (a, b) = (x_of(sp.from, sp.to, s[1].at), x_of(sp.from, sp.to, s[3].at));
+    assert!((attr(&gaps[0], "x") - a).abs() < 0.01 && (attr(&gaps[0], "width") - (b - a)).abs() < 0.02, "{svg}");
 }
 
 #[test]

@@ -7,11 +7,14 @@
 //!   unknown items named), then the recently closed releases with their verdict.
 //! - [`release_page`] (`GET /releases/{id}`): the team's checklist grouped by its own headings,
 //!   each item's state (icon *and* word), its evidence (marked old when the item is unknown),
-//!   its coverage and mode, a strip of recent results per probe, and the items people ticked or
-//!   waived; an inconclusive release says how a person settles it.
+//!   its coverage and mode, a strip of recent results per probe and a chart of each probe's
+//!   numeric value (`chart`, `metric`), the release's timeline (`timeline`), and the items
+//!   people ticked or waived; an inconclusive release says how a person settles it.
 //!
 //! Every displayed string from evidence or config passes through the config's redactor (on top
-//! of the engine's own redaction), and maud escapes all of it.
+//! of the engine's own redaction), and maud escapes all of it. Charts and the timeline are
+//! inline SVG with presentation attributes and stylesheet classes: no script, no external
+//! asset, nothing the page's Content-Security-Policy refuses.
 
 mod chart;
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `GET /releases/{id}`: one release. How to settle it when inconclusive, what needs attention
 //! and what can't be seen first, then the team's checklist grouped by its own headings (levels
 //! kept), each item with its state, coverage, evidence (the last good one marked old when the
-//! item is unknown) and a strip of recent results per probe, then the items people ticked or
-//! waived.
+//! item is unknown), a strip of recent results and a chart of its numeric value per probe, then
+//! the items people ticked or waived. The release's timeline sits above the checklist.
 
 use std::collections::BTreeMap;
 
