@@ -24,7 +24,7 @@ checklist: checklist.md
 window: { min: 1h, max: 2h }
 probes:
   health:
-    http: { url: "http://127.0.0.1:__PORT__/healthz?key=${PAGE_SECRET}", expect: { status: [200], body_contains: ok } }
+    http: { url: "http://127.0.0.1:__PORT__/healthz?key=${PAGE_SECRET}", expect: { status: [200], body_contains: ok, max_latency: 5s } }
     every: 200ms
     jitter: 0s
   version:
@@ -103,6 +103,12 @@ fn item_li<'a>(dom: &'a str, id: &str) -> &'a str {
     let rest = &dom[start + 3..];
     let end = [rest.find("<li class=\"item "), rest.find("</ul>")].into_iter().flatten().min().unwrap_or(rest.len());
     &dom[start..start + 3 + end]
+}
+
+/// The value of the first `name="…"` attribute in `html`.
+fn attr<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in {html}")) + name.len() + 2;
+    &html[start..start + html[start..].find('"').unwrap()]
 }
 
 #[tokio::test]
@@ -203,6 +209,17 @@ async fn status_page_in_headless_chromium() {
     assert!(li.contains(r#"class="cell fail""#) && li.contains(">F</li>"), "result strip: {li}");
     assert!(li.contains("fails after 2 fails in a row"), "the rule in words: {li}");
     assert!(li.contains("of the window"), "coverage: {li}");
+    // The probe's latency charted over the watch: points, the max_latency line, the deploy.
+    let svg = &li[li.find("<figure class=\"chart\"").expect("a chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("an inline SVG")];
+    let points: usize = attr(svg, "data-points").parse().unwrap();
+    assert!(points >= 2 && svg.contains("<polyline"), "points drawn: {svg}");
+    assert!(svg.contains(r#"class="threshold""#) && attr(svg, "data-value") == "5000", "threshold line: {svg}");
+    assert!(svg.contains(r#"class="deploy""#), "deploy marked: {svg}");
+    assert!(svg.contains(&format!("{points} points")) && svg.contains("threshold &lt;= 5000"), "text alternative");
+    // The timeline: the deploy, the item failing, the window's min and max on one axis.
+    assert!(dom.contains("Timeline") && dom.contains(r#"class="mark window-min""#), "timeline");
+    assert!(dom.contains("release started (deployed)") && dom.contains("pending → failing"), "timeline words");
     let blind = item_li(&dom, BLIND);
     assert!(blind.contains(r#"data-state="unknown""#) && blind.contains("could not measure since"), "{blind}");
     assert!(blind.contains("warn: does not block the release"), "{blind}");

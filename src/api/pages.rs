@@ -98,11 +98,15 @@ pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Response {
 pub async fn release(State(st): State<AppState>, Path(id): Path<String>) -> Response {
     let ctx = Ctx::new(st.engine.get().config().redactor.clone(), Utc::now());
     let engine = st.engine.get();
-    // Recent results are read from the store (blocking SQLite): off the async workers.
+    // Results and history are read from the store (blocking SQLite): off the async workers.
     let page = tokio::task::spawn_blocking(move || -> Result<Markup, EngineError> {
         let view = engine.release(&id)?;
         let cfg = engine.config();
-        Ok(web::release_page(&ctx, &cfg, &view, |probe| engine.results_blocking(&id, Some(probe), web::STRIP).ok()))
+        // The timeline is a picture: a store that cannot give the history leaves it empty.
+        let history = engine.history_blocking(&id).unwrap_or_default();
+        Ok(web::release_page(&ctx, &cfg, &view, &history, |probe| {
+            engine.results_blocking(&id, Some(probe), web::CHART_READ).ok()
+        }))
     })
     .await;
     match page {

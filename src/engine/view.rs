@@ -310,6 +310,12 @@ impl Engine {
             .await
     }
 
+    /// [`Engine::history`] for code already on a blocking thread.
+    pub fn history_blocking(&self, id: &str) -> Result<Vec<HistoryRecord>, EngineError> {
+        self.with(id, |_, _, _| Some(()))?;
+        Ok(self.0.store.history(id)?)
+    }
+
     /// State changes of a release, oldest first (read on the blocking pool).
     pub async fn history(&self, id: &str) -> Result<Vec<HistoryRecord>, EngineError> {
         let id = id.to_string();

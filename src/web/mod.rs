@@ -7,22 +7,34 @@
 //!   unknown items named), then the recently closed releases with their verdict.
 //! - [`release_page`] (`GET /releases/{id}`): the team's checklist grouped by its own headings,
 //!   each item's state (icon *and* word), its evidence (marked old when the item is unknown),
-//!   its coverage and mode, a strip of recent results per probe, and the items people ticked or
-//!   waived; an inconclusive release says how a person settles it.
+//!   its coverage and mode, a strip of recent results per probe and a chart of each probe's
+//!   numeric value (`chart`, `metric`), the release's timeline (`timeline`), and the items
+//!   people ticked or waived; an inconclusive release says how a person settles it.
 //!
 //! Every displayed string from evidence or config passes through the config's redactor (on top
-//! of the engine's own redaction), and maud escapes all of it.
+//! of the engine's own redaction), and maud escapes all of it. Charts and the timeline are
+//! inline SVG with presentation attributes and stylesheet classes: no script, no external
+//! asset, nothing the page's Content-Security-Policy refuses.
 
+mod chart;
+#[cfg(test)]
+mod chart_tests;
 #[cfg(test)]
 mod fixtures;
 mod index;
 #[cfg(test)]
 mod index_tests;
 mod layout;
+mod metric;
+#[cfg(test)]
+mod metric_tests;
 mod release;
 #[cfg(test)]
 mod release_tests;
 mod seen;
+mod timeline;
+#[cfg(test)]
+mod timeline_tests;
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -30,9 +42,9 @@ use maud::{Markup, html};
 use crate::config::Config;
 use crate::engine::ReleaseView;
 use crate::redact::Redactor;
-use crate::release::ResultRecord;
+use crate::release::{HistoryRecord, ResultRecord};
 
-pub use release::STRIP;
+pub use release::{CHART_READ, STRIP};
 
 /// What every template needs: the redactor and the time the page is rendered at.
 pub struct Ctx {
@@ -63,14 +75,16 @@ pub fn index_page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) -> 
 }
 
 /// One release's checklist with evidence. `results(probe)` gives a probe's latest results
-/// (up to [`STRIP`]), newest first.
+/// (up to [`CHART_READ`]: the last [`STRIP`] are shown as cells, all in the probe's chart),
+/// newest first. `history` (oldest first) draws the release's timeline.
 pub fn release_page(
     ctx: &Ctx,
     cfg: &Config,
     view: &ReleaseView,
+    history: &[HistoryRecord],
     results: impl Fn(&str) -> Option<Vec<ResultRecord>>,
 ) -> Markup {
-    release::page(ctx, cfg, view, results)
+    release::page(ctx, cfg, view, history, results)
 }
 
 /// A small HTML error page with a way back.

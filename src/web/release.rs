@@ -1,8 +1,8 @@
 //! `GET /releases/{id}`: one release. How to settle it when inconclusive, what needs attention
 //! and what can't be seen first, then the team's checklist grouped by its own headings (levels
 //! kept), each item with its state, coverage, evidence (the last good one marked old when the
-//! item is unknown) and a strip of recent results per probe, then the items people ticked or
-//! waived.
+//! item is unknown), a strip of recent results and a chart of its numeric value per probe, then
+//! the items people ticked or waived. The release's timeline sits above the checklist.
 
 use std::collections::BTreeMap;
 
@@ -10,21 +10,26 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::layout::{self, badge, counts, item_state, release_badge, when, window};
-use super::{Ctx, human, seen};
+use super::{Ctx, human, metric, seen, timeline};
 use crate::checklist::Checklist;
 use crate::config::{Binding, Config, Mode, PassRule};
 use crate::engine::{ItemView, ReleaseView};
 use crate::probe::Status;
-use crate::release::{ItemEvidence, ItemState, ReleaseState, ResultRecord};
+use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, ResultRecord};
 
 /// Results shown per probe strip.
 pub const STRIP: usize = 20;
 
-/// The release page. `results(probe)` gives a probe's latest results, newest first.
+/// Results read per probe for its chart (the newest; downsampled to [`super::chart::MAX_POINTS`]).
+pub const CHART_READ: usize = 2000;
+
+/// The release page. `results(probe)` gives a probe's latest results (up to [`CHART_READ`]),
+/// newest first: the strip shows the last [`STRIP`], the chart all.
 pub(super) fn page(
     ctx: &Ctx,
     cfg: &Config,
     view: &ReleaseView,
+    history: &[HistoryRecord],
     results: impl Fn(&str) -> Option<Vec<ResultRecord>>,
 ) -> Markup {
     let rel = &view.release;
@@ -45,8 +50,19 @@ pub(super) fn page(
         items.iter().copied().filter(|i| i.by.is_some() || i.state == ItemState::Waived).collect();
     let open_manual = items.iter().filter(|i| i.state == ItemState::Manual).count();
     let removed: Vec<&ItemView> = items.iter().copied().filter(|i| cfg.checklist.get(&i.id).is_none()).collect();
-    let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, anchor);
+    let chart = |item: &str, probe: &str| {
+        let id: String =
+            format!("{item}-{probe}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let results = strips.get(probe).map(Vec::as_slice).unwrap_or_default();
+        metric::probe_chart(&id, cfg.probes.get(probe), rel, results, ctx.now())
+    };
+    let item = |i: &ItemView, anchor: bool| item(ctx, cfg.items.get(&i.id), i, &strips, &chart, anchor);
 
+    let name = |id: &str| by_id.get(id).map(|i| i.text.clone());
+    let mut events = timeline::events(history, &name);
+    for e in &mut events {
+        e.text = ctx.s(&e.text);
+    }
     let title = format!("{} {} · {}", ctx.s(&rel.service), ctx.s(&rel.version), ctx.s(&rel.environment));
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/" { "← All releases" } }
@@ -89,6 +105,7 @@ pub(super) fn page(
                 ul.items { @for i in &unseen { (item(i, false)) } }
             }
         }
+        (timeline::timeline(rel, &events, ctx.now()))
         section.checklist aria-label="Checklist" {
             (checklist(&cfg.checklist, |id| by_id.get(id).map(|i| item(i, true))))
             @if !removed.is_empty() {
@@ -167,6 +184,7 @@ fn item(
     b: Option<&Binding>,
     i: &ItemView,
     strips: &BTreeMap<&str, Vec<ResultRecord>>,
+    chart: &dyn Fn(&str, &str) -> Option<Markup>,
     anchor: bool,
 ) -> Markup {
     let (_, word, class) = item_state(i.state);
@@ -197,7 +215,10 @@ fn item(
                         (evidence(ctx, e, unknown.then_some(i.fresh_at)))
                     }
                     @for p in &i.probes {
-                        (strip(ctx, p, strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default()))
+                        @let all = strips.get(p.as_str()).map(Vec::as_slice).unwrap_or_default();
+                        (strip(ctx, p, &all[all.len().saturating_sub(STRIP)..]))
+                        // Ids stay unique when the item is also shown above the checklist.
+                        @if let Some(c) = chart(&format!("{}{}", if anchor { "" } else { "top-" }, i.id), p) { (c) }
                     }
                 }
             }

@@ -28,7 +28,7 @@ fn config() -> Config {
 
 fn render(view: &ReleaseView) -> String {
     let results = |_: &str| Some(vec![result("health", fixtures::ago(1), Status::Error, "connection refused")]);
-    super::release_page(&fixtures::ctx(SECRET), &config(), view, results).into_string()
+    super::release_page(&fixtures::ctx(SECRET), &config(), view, &[], results).into_string()
 }
 
 /// The `<li>` of item `id` in its place in the checklist.
