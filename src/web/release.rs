@@ -20,7 +20,7 @@ use crate::release::{HistoryRecord, ItemEvidence, ItemState, ReleaseState, Resul
 /// Results shown per probe strip.
 pub const STRIP: usize = 20;
 
-/// Results read per probe for its chart (the newest; downsampled to [`super::chart::MAX_POINTS`]).
+/// Results read per probe for its chart (the newest; downsampled to `chart::MAX_POINTS`, 240).
 pub const CHART_READ: usize = 2000;
 
 /// The release page. `results(probe)` gives a probe's latest results (up to [`CHART_READ`]),
