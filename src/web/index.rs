@@ -121,7 +121,7 @@ fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView
                                 span.why {
                                     " — "
                                     @if let Some(p) = &e.probe { b { (ctx.s(p)) } ": " }
-                                    (ctx.s(&e.evidence.message))
+                                    (ctx.ev(&e.evidence.message))
                                 }
                             }
                         }
@@ -158,7 +158,7 @@ fn closed_table(ctx: &Ctx, closed: &[&ReleaseView]) -> Markup {
                             }
                             td {
                                 (badge(layout::release_state(rel.state)))
-                                @if let Some(why) = &rel.reason { div.reason { (ctx.s(why)) } }
+                                @if let Some(why) = &rel.reason { div.reason { (ctx.ev(why)) } }
                                 @if rel.state == ReleaseState::Inconclusive {
                                     div.reason { "settle it: " code { (seen::settle_command(ctx, &rel.id)) } }
                                 }

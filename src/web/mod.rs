@@ -66,6 +66,28 @@ impl Ctx {
     fn s(&self, text: &str) -> String {
         self.redactor.redact(text)
     }
+
+    /// Evidence text safe to show, with an empty Prometheus label set written "(all series)"
+    /// (stored evidence from before the probe wrote it so reads `{}=0.5` or `{} is 2`).
+    fn ev(&self, text: &str) -> String {
+        all_series(&self.s(text))
+    }
+}
+
+/// `text` with each bare `{}` label set (followed by `=`, ` is ` or ` was `) written
+/// "(all series)"; other braces are left alone.
+pub(crate) fn all_series(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("{}") {
+        let after = &rest[at + 2..];
+        out.push_str(&rest[..at]);
+        let label_set = after.starts_with('=') || after.starts_with(" is ") || after.starts_with(" was ");
+        out.push_str(if label_set { "(all series)" } else { "{}" });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The overview: every release, red first. `detail(id)` gives a release with its items (for
@@ -114,7 +136,23 @@ pub(crate) fn human(secs: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{all_series, human};
+
+    #[test]
+    fn an_empty_label_set_reads_all_series() {
+        for (text, want) in [
+            ("{}=0.5", "(all series)=0.5"),
+            ("{}=0.5, {job=\"api\"}=2", "(all series)=0.5, {job=\"api\"}=2"),
+            ("{} is 2 (want < 1)", "(all series) is 2 (want < 1)"),
+            ("{} was 3", "(all series) was 3"),
+            ("body was {}", "body was {}"),
+            ("json {} ok", "json {} ok"),
+            ("(all series)=1", "(all series)=1"),
+            ("", ""),
+        ] {
+            assert_eq!(all_series(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn human_durations_show_two_units() {
