@@ -56,12 +56,15 @@ fn it(id: &str, state: ItemState, probes: &[&str], latest: &[(&str, Status)]) ->
     }
 }
 
+/// (name, items in checklist order, the (item, probe) followed)
+type WorstCase<'a> = (&'a str, Vec<ItemView>, Option<(&'a str, &'a str)>);
+
 #[test]
 fn the_worst_item_is_red_then_unknown_then_pending_first_in_checklist_order() {
     use ItemState::*;
     let h = &["health"][..];
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<ItemView>, Option<(&str, &str)>)> = vec![
+    let cases: Vec<WorstCase> = vec![
         ("red before unknown", vec![it("a", Unknown, h, &[]), it("b", Failing, h, &[])], Some(("b", "health"))),
         ("regressed counts as red, first wins", vec![it("a", Pending, h, &[]), it("b", Regressed, h, &[]), it("c", Failing, h, &[])], Some(("b", "health"))),
         ("unknown before pending", vec![it("a", Pending, h, &[]), it("b", Unknown, h, &[])], Some(("b", "health"))),
