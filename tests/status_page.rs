@@ -180,6 +180,14 @@ async fn status_page_in_headless_chromium() {
     assert!(dom.contains("can't be seen: ") && !dom.contains("Nothing red"), "{dom}");
     assert!(dom.contains("could not measure since"), "unknown items named with why: {dom}");
     assert!(!dom.contains(SECRET), "secret leaked into the overview");
+    // A sparkline per watched release that has results (not the closed one): the red ones
+    // show their failing item's latency with the failed results marked, and a text
+    // alternative naming the item; the planned release has none yet and says so.
+    let sparks = dom.matches(r#"<svg class="spark""#).count();
+    assert_eq!(sparks, 2, "sparklines: {dom}");
+    assert!(dom.contains("checkout 1.4.2: worst item '") && dom.contains("web 1.4.2: worst item '"), "{dom}");
+    assert!(dom.contains(r#"data-kind="values""#) && dom.contains(r#"class="spark-fail""#), "failed results: {dom}");
+    assert!(dom.contains("billing 2.0.0: worst item '") && dom.contains("no results yet"), "{dom}");
     // Browsers get the page gzipped (Chromium above asked for it); other clients plain.
     let get = |gzip: bool| {
         let req = d.client.get(format!("{}/", d.url));

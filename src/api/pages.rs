@@ -1,5 +1,6 @@
 //! The status page's HTTP side: `GET /` and `GET /releases/{id}` read the engine's views and
-//! hand them to `web` for rendering. `GET /` is cached (and gzipped once per rendering) while
+//! hand them to `web` for rendering (`GET /` also the newest results of one probe per watched
+//! release, for its sparkline). `GET /` is cached (and gzipped once per rendering) while
 //! nothing people see has changed; a missing release is a 404 page, a store that cannot be read
 //! a 503 page.
 
@@ -78,8 +79,27 @@ pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Response {
         Some(r) => r,
         None => {
             let engine = st.engine.get();
-            // Named red items come from the detailed views (in memory, no store reads).
-            let html = web::index_page(&ctx, &engine.releases(), |id| engine.release(id).ok()).into_string();
+            // Named red items and each watched release's worst item come from the detailed
+            // views (in memory); the sparklines read the newest results of one probe per
+            // active release from the store (blocking SQLite): off the async workers.
+            let html = tokio::task::spawn_blocking(move || {
+                let cfg = engine.config();
+                web::index_page(
+                    &ctx,
+                    &cfg,
+                    &engine.releases(),
+                    |id| engine.release(id).ok(),
+                    |id, probe| engine.results_blocking(id, Some(probe), web::SPARK_READ).ok(),
+                )
+                .into_string()
+            })
+            .await;
+            let html = match html {
+                Ok(h) => h,
+                Err(e) => {
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Cannot show the releases", &e.to_string());
+                }
+            };
             let r = Rendered { plain: Bytes::from(html), gzip: Default::default() };
             *crate::sync::lock(&st.pages.index, "page cache") = Some((key, r.clone()));
             r

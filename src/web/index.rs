@@ -5,15 +5,24 @@
 use maud::{Markup, html};
 
 use super::layout::{self, badge, counts, is_red, is_unseen, item_state, release_badge, when, window};
-use super::{Ctx, human, seen};
+use super::{Ctx, human, seen, spark};
+use crate::config::Config;
 use crate::engine::ReleaseView;
-use crate::release::{ItemState, ReleaseState};
+use crate::release::{ItemState, ReleaseState, ResultRecord};
 
 /// How many closed releases are listed.
 const CLOSED_SHOWN: usize = 20;
 
-/// The overview page. `detail(id)` gives a release with its items (for naming red items).
-pub(super) fn page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) -> Option<ReleaseView>) -> Markup {
+/// The overview page. `detail(id)` gives a release with its items (for naming red items and
+/// finding the worst one); `results(id, probe)` a probe's newest results (newest first, up to
+/// [`spark::SPARK_READ`]), asked for one probe per active release only.
+pub(super) fn page(
+    ctx: &Ctx,
+    cfg: &Config,
+    releases: &[ReleaseView],
+    detail: impl Fn(&str) -> Option<ReleaseView>,
+    results: impl Fn(&str, &str) -> Option<Vec<ResultRecord>>,
+) -> Markup {
     let mut active: Vec<&ReleaseView> = releases.iter().filter(|r| r.release.state.is_active()).collect();
     // Red first, then those that can't be seen; otherwise newest first (the engine's order,
     // kept by the stable sort).
@@ -27,7 +36,7 @@ pub(super) fn page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) ->
         @if !active.is_empty() {
             ul.cards {
                 @for r in &active {
-                    li { (card(ctx, r, &detail)) }
+                    li { (card(ctx, cfg, r, &detail, &results)) }
                 }
             }
         } @else {
@@ -86,20 +95,27 @@ fn summary(active: &[&ReleaseView]) -> Markup {
 }
 
 /// One watched release.
-fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView>) -> Markup {
+fn card(
+    ctx: &Ctx,
+    cfg: &Config,
+    r: &ReleaseView,
+    detail: &impl Fn(&str) -> Option<ReleaseView>,
+    results: &impl Fn(&str, &str) -> Option<Vec<ResultRecord>>,
+) -> Markup {
     let rel = &r.release;
     let href = format!("/releases/{}", rel.id);
-    // Red and unknown items, named with why (the detail is read only for those releases).
-    let red_items: Vec<_> = if is_red(r) || is_unseen(r) {
-        detail(&rel.id)
-            .and_then(|d| d.items)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed | ItemState::Unknown))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let items = detail(&rel.id).and_then(|d| d.items).unwrap_or_default();
+    // The worst item's recent results: one probe's newest results read per release.
+    let spark = spark::worst(&items).map(|(item, probe)| {
+        let name = format!("{} {}", rel.service, rel.version);
+        let recent = results(&rel.id, probe).unwrap_or_default();
+        spark::sparkline(ctx, &name, item, cfg.probes.get(probe), &recent)
+    });
+    // Red and unknown items, named with why.
+    let red_items: Vec<_> = items
+        .iter()
+        .filter(|i| matches!(i.state, ItemState::Failing | ItemState::Regressed | ItemState::Unknown))
+        .collect();
     html! {
         article class={ "card " (layout::tone(r)) } aria-label=(format!("{} {}", rel.service, rel.version)) {
             div.card-head {
@@ -109,6 +125,7 @@ fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView
             }
             (window(r))
             (counts(&r.counts))
+            @if let Some(s) = spark { (s) }
             @if !red_items.is_empty() {
                 ul.red-items aria-label="Failing, regressed and unknown items" {
                     @for i in &red_items {
@@ -121,7 +138,7 @@ fn card(ctx: &Ctx, r: &ReleaseView, detail: &impl Fn(&str) -> Option<ReleaseView
                                 span.why {
                                     " — "
                                     @if let Some(p) = &e.probe { b { (ctx.s(p)) } ": " }
-                                    (ctx.s(&e.evidence.message))
+                                    (ctx.ev(&e.evidence.message))
                                 }
                             }
                         }
@@ -158,7 +175,7 @@ fn closed_table(ctx: &Ctx, closed: &[&ReleaseView]) -> Markup {
                             }
                             td {
                                 (badge(layout::release_state(rel.state)))
-                                @if let Some(why) = &rel.reason { div.reason { (ctx.s(why)) } }
+                                @if let Some(why) = &rel.reason { div.reason { (ctx.ev(why)) } }
                                 @if rel.state == ReleaseState::Inconclusive {
                                     div.reason { "settle it: " code { (seen::settle_command(ctx, &rel.id)) } }
                                 }

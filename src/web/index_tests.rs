@@ -8,7 +8,8 @@ use crate::release::ReleaseState::{self, Deployed};
 const SECRET: &str = "tok-3f9a-secret";
 
 fn render(releases: &[ReleaseView], detail: impl Fn(&str) -> Option<ReleaseView>) -> String {
-    super::index_page(&fixtures::ctx(SECRET), releases, detail).into_string()
+    let cfg = super::spark_tests::config();
+    super::index_page(&fixtures::ctx(SECRET), &cfg, releases, detail, |_, _| None).into_string()
 }
 
 /// The summary line for: nothing active, all calm, one unknown, one red and one unknown, and
@@ -93,4 +94,66 @@ fn closed_inconclusive_releases_show_their_reason_and_how_to_settle() {
     assert!(row.contains("window closed at max, but 1 of 1 automated items were not measured enough"), "{row}");
     assert!(row.contains("settle it: shipwatch verdict api-7 --verified|--failed --by NAME --note WHY"), "{row}");
     assert!(html.contains(r#"class="badge unknown""#), "amber verdict badge: {html}");
+}
+
+/// Two watched releases and a closed one: each watched card has a sparkline of its worst
+/// item's probe (a metric probe's values, an http probe's statuses), one probe's results read
+/// per watched release and none for the closed one.
+#[test]
+fn each_watched_release_has_a_sparkline_of_its_worst_item() {
+    use super::fixtures::item;
+    use super::spark_tests::{config, results};
+    use crate::config::Mode;
+    use crate::release::ItemState;
+    use std::cell::RefCell;
+
+    let mut red = release("r", Deployed, counts(1, 1, 0));
+    let mut errors = item("check-error-ratio", "Check error ratio", ItemState::Failing, Mode::Gate);
+    errors.probes = vec!["errors".into()];
+    let smoke = item("run-smoke-tests", "Run smoke tests", ItemState::Complete, Mode::Gate);
+    red.items = Some(vec![smoke.clone(), errors]);
+    let mut calm = release("c", Deployed, counts(1, 0, 0));
+    calm.items = Some(vec![smoke]);
+    let mut done = release("d", ReleaseState::Verified, counts(2, 0, 0));
+    done.items = calm.items.clone();
+    let all = [red.clone(), calm.clone(), done.clone()];
+    let detail = |id: &str| all.iter().find(|r| r.release.id == id).cloned();
+    let asked = RefCell::new(vec![]);
+    let read = |id: &str, probe: &str| {
+        asked.borrow_mut().push(format!("{id}/{probe}"));
+        Some(match probe {
+            "errors" => results("errors", "FFPPPP", true),
+            _ => results("health", &"P".repeat(30), false),
+        })
+    };
+    let html = super::index_page(&fixtures::ctx(SECRET), &config(), &all, detail, read).into_string();
+    assert_eq!(asked.into_inner(), vec!["r/errors", "c/health"], "one probe per watched release");
+
+    let red_card = element(&html, "article", "card red");
+    let doc = roxmltree::Document::parse(element(red_card, "svg", "spark")).unwrap();
+    let svg = doc.root_element();
+    assert_eq!(svg.attribute("data-kind"), Some("values"));
+    assert_eq!(
+        svg.attribute("aria-label"),
+        Some("svc-r 1.0.0: worst item 'Check error ratio' failing; last 6 results: 4 pass, 2 fail; value 0–5")
+    );
+    let points: usize = svg
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .map(|n| n.attribute("points").unwrap().split(' ').count())
+        .sum();
+    assert_eq!(points, 6);
+    assert!(text(red_card).contains("worst: Check error ratio"), "{red_card}");
+
+    let calm_card = element(&html, "article", "card calm");
+    let doc = roxmltree::Document::parse(element(calm_card, "svg", "spark")).unwrap();
+    let svg = doc.root_element();
+    assert_eq!(svg.attribute("data-kind"), Some("statuses"));
+    assert_eq!(svg.descendants().filter(|n| n.attribute("class") == Some("tick pass")).count(), 30);
+    assert_eq!(
+        svg.attribute("aria-label"),
+        Some("svc-c 1.0.0: worst item 'Run smoke tests' complete; last 30 results: 30 pass, 0 fail")
+    );
+    // The closed release is a table row, without a sparkline.
+    assert_eq!(html.matches("<svg").count(), 2, "{html}");
 }

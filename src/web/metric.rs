@@ -70,6 +70,26 @@ pub fn series_values(observed: &str) -> Vec<f64> {
         .collect()
 }
 
+/// `results` (any order) as chart samples under `def`'s measure: the value in words, the
+/// condition it must meet, and one sample per result (`error` results and results without a
+/// number have no value).
+pub fn samples(def: Option<&ProbeDef>, results: &[ResultRecord]) -> (&'static str, Option<Condition>, Vec<Sample>) {
+    let (m, what, mut threshold) = measure(def);
+    if m == Measure::Observed {
+        threshold = results.iter().rev().find_map(|r| r.evidence.expected.as_deref()?.parse().ok());
+    }
+    let op = threshold.map(|c: Condition| c.op);
+    let samples = results
+        .iter()
+        .map(|r| Sample {
+            at: r.at,
+            value: if r.status == Status::Error { None } else { value(m, &r.evidence, op) },
+            failed: r.status == Status::Fail,
+        })
+        .collect();
+    (what, threshold, samples)
+}
+
 /// The chart of one probe's results (`results` oldest first, up to [`super::CHART_READ`]), or
 /// none when no result has a number. `id` makes the chart's element ids unique on the page. The time axis runs from the deploy (or the first result) to now, or to the
 /// close.
@@ -80,19 +100,7 @@ pub fn probe_chart(
     results: &[ResultRecord],
     now: DateTime<Utc>,
 ) -> Option<Markup> {
-    let (m, what, mut threshold) = measure(def);
-    if m == Measure::Observed {
-        threshold = results.iter().rev().find_map(|r| r.evidence.expected.as_deref()?.parse().ok());
-    }
-    let op = threshold.map(|c: Condition| c.op);
-    let samples: Vec<Sample> = results
-        .iter()
-        .map(|r| Sample {
-            at: r.at,
-            value: if r.status == Status::Error { None } else { value(m, &r.evidence, op) },
-            failed: r.status == Status::Fail,
-        })
-        .collect();
+    let (what, threshold, samples) = samples(def, results);
     if samples.iter().all(|s| s.value.is_none()) {
         return None;
     }

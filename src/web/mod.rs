@@ -4,7 +4,8 @@
 //!
 //! - [`index_page`] (`GET /`): every active release, red first, then those with items that
 //!   can't be seen (`unknown`, amber), with its window progress and item counts (and the red and
-//!   unknown items named), then the recently closed releases with their verdict.
+//!   unknown items named) and a sparkline of its worst item's recent results (`spark`), then
+//!   the recently closed releases with their verdict.
 //! - [`release_page`] (`GET /releases/{id}`): the team's checklist grouped by its own headings,
 //!   each item's state (icon *and* word), its evidence (marked old when the item is unknown),
 //!   its coverage and mode, a strip of recent results per probe and a chart of each probe's
@@ -32,6 +33,9 @@ mod release;
 #[cfg(test)]
 mod release_tests;
 mod seen;
+mod spark;
+#[cfg(test)]
+mod spark_tests;
 mod timeline;
 #[cfg(test)]
 mod timeline_tests;
@@ -45,6 +49,7 @@ use crate::redact::Redactor;
 use crate::release::{HistoryRecord, ResultRecord};
 
 pub use release::{CHART_READ, STRIP};
+pub use spark::SPARK_READ;
 
 /// What every template needs: the redactor and the time the page is rendered at.
 pub struct Ctx {
@@ -66,12 +71,42 @@ impl Ctx {
     fn s(&self, text: &str) -> String {
         self.redactor.redact(text)
     }
+
+    /// Evidence text safe to show, with an empty Prometheus label set written "(all series)"
+    /// (stored evidence from before the probe wrote it so reads `{}=0.5` or `{} is 2`).
+    fn ev(&self, text: &str) -> String {
+        all_series(&self.s(text))
+    }
 }
 
-/// The overview: every release, red first. `detail(id)` gives a release with its items (for
-/// naming red items).
-pub fn index_page(ctx: &Ctx, releases: &[ReleaseView], detail: impl Fn(&str) -> Option<ReleaseView>) -> Markup {
-    index::page(ctx, releases, detail)
+/// `text` with each bare `{}` label set (followed by `=`, ` is ` or ` was `) written
+/// "(all series)"; other braces are left alone.
+pub(crate) fn all_series(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("{}") {
+        let after = &rest[at + 2..];
+        out.push_str(&rest[..at]);
+        let label_set = after.starts_with('=') || after.starts_with(" is ") || after.starts_with(" was ");
+        out.push_str(if label_set { "(all series)" } else { "{}" });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The overview: every release, red first, each watched one with a sparkline of its worst
+/// item's recent results. `detail(id)` gives a release with its items (for naming red items
+/// and finding the worst); `results(id, probe)` a probe's newest results, newest first (up to
+/// [`SPARK_READ`]; asked for one probe of each active release only).
+pub fn index_page(
+    ctx: &Ctx,
+    cfg: &Config,
+    releases: &[ReleaseView],
+    detail: impl Fn(&str) -> Option<ReleaseView>,
+    results: impl Fn(&str, &str) -> Option<Vec<ResultRecord>>,
+) -> Markup {
+    index::page(ctx, cfg, releases, detail, results)
 }
 
 /// One release's checklist with evidence. `results(probe)` gives a probe's latest results
@@ -114,7 +149,23 @@ pub(crate) fn human(secs: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{all_series, human};
+
+    #[test]
+    fn an_empty_label_set_reads_all_series() {
+        for (text, want) in [
+            ("{}=0.5", "(all series)=0.5"),
+            ("{}=0.5, {job=\"api\"}=2", "(all series)=0.5, {job=\"api\"}=2"),
+            ("{} is 2 (want < 1)", "(all series) is 2 (want < 1)"),
+            ("{} was 3", "(all series) was 3"),
+            ("body was {}", "body was {}"),
+            ("json {} ok", "json {} ok"),
+            ("(all series)=1", "(all series)=1"),
+            ("", ""),
+        ] {
+            assert_eq!(all_series(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn human_durations_show_two_units() {

@@ -61,7 +61,7 @@ pub(super) fn page(
     let name = |id: &str| by_id.get(id).map(|i| i.text.clone());
     let mut events = timeline::events(history, &name);
     for e in &mut events {
-        e.text = ctx.s(&e.text);
+        e.text = ctx.ev(&e.text);
     }
     let title = format!("{} {} · {}", ctx.s(&rel.service), ctx.s(&rel.version), ctx.s(&rel.environment));
     let body = html! {
@@ -70,7 +70,7 @@ pub(super) fn page(
             h1 { (ctx.s(&rel.service)) " " span.version { (ctx.s(&rel.version)) } }
             p.head-line { span.env { (ctx.s(&rel.environment)) } " " (release_badge(view)) }
             @if rel.state != ReleaseState::Inconclusive {
-                @if let Some(why) = &rel.reason { p.reason { (ctx.s(why)) } }
+                @if let Some(why) = &rel.reason { p.reason { (ctx.ev(why)) } }
             }
             (window(view))
             (counts(&view.counts))
@@ -270,11 +270,11 @@ fn evidence(ctx: &Ctx, e: &ItemEvidence, old: Option<Option<DateTime<Utc>>>) -> 
                 b { "Evidence" }
                 @if let Some(p) = &e.probe { " from " code { (ctx.s(p)) } }
                 @if let Some(s) = e.status { " (" (s.as_str()) ")" }
-                ": " (ctx.s(&ev.message))
+                ": " (ctx.ev(&ev.message))
             }
             dl.facts {
                 @if let Some(t) = &ev.target { dt { "Target" } dd { code { (ctx.s(t)) } } }
-                @if let Some(o) = &ev.observed { dt { "Observed" } dd { code { (ctx.s(o)) } } }
+                @if let Some(o) = &ev.observed { dt { "Observed" } dd { code { (ctx.ev(o)) } } }
                 @if let Some(x) = &ev.expected { dt { "Expected" } dd { code { (ctx.s(x)) } } }
                 @if ev.status_code.is_some() || ev.latency_ms.is_some() {
                     dt { "Response" }
@@ -328,14 +328,14 @@ fn strip(ctx: &Ctx, probe: &str, results: &[ResultRecord]) -> Markup {
                 ol.strip aria-label=(ctx.s(&summary)) title=(ctx.s(&summary)) {
                     @for r in results {
                         li class={ "cell " (r.status.as_str()) }
-                            title=(ctx.s(&format!("{} · {} · {}", r.status.as_str(), r.at.format("%H:%M:%S UTC"), r.evidence.message))) {
+                            title=(ctx.ev(&format!("{} · {} · {}", r.status.as_str(), r.at.format("%H:%M:%S UTC"), r.evidence.message))) {
                             (letter(r.status))
                         }
                     }
                 }
                 @if let Some(last) = results.last() {
                     span.latest {
-                        "latest " b { (last.status.as_str()) } ": " (ctx.s(&last.evidence.message))
+                        "latest " b { (last.status.as_str()) } ": " (ctx.ev(&last.evidence.message))
                     }
                 }
             }

@@ -149,3 +149,20 @@ fn perfdata_is_shown_with_the_evidence() {
     assert!(t.contains("Performance data time=0.00118s, <b>q</b>=U, <redacted>=2"), "{t}");
     assert!(!li.contains("<b>q") && !html.contains(SECRET), "escaped and redacted: {li}");
 }
+
+/// Stored evidence from before the probe wrote "(all series)" still reads that way: in the
+/// evidence message, the observed value and the unknown item's last error.
+#[test]
+fn an_empty_label_set_in_stored_evidence_reads_all_series() {
+    let mut failing = item("run-smoke-tests", "Run smoke tests", ItemState::Failing, Mode::Gate);
+    let ev = &mut failing.evidence.as_mut().unwrap().evidence;
+    ev.message = "{} is 2 (want < 1)".into();
+    ev.observed = Some("{}=2".into());
+    let blind = unknown_item("check-error-ratio", "Check error ratio", "{}=NaN is not a number");
+    let html = render(&deployed(vec![failing, blind]));
+    let t = text(&html);
+    for want in ["(all series) is 2 (want < 1)", "Observed (all series)=2", "(all series)=NaN is not a number"] {
+        assert!(t.contains(want), "missing {want:?}: {t}");
+    }
+    assert!(!t.contains("{}"), "a bare {{}} is left: {t}");
+}

@@ -37,7 +37,7 @@ pub(super) fn unmeasured(ctx: &Ctx, i: &ItemView) -> Markup {
     html! {
         span.unmeasured {
             "could not measure since " (when(ctx, unmeasured_since(i))) ": "
-            (ctx.s(last_error(i).unwrap_or(NO_RESULT)))
+            (ctx.ev(last_error(i).unwrap_or(NO_RESULT)))
         }
     }
 }
@@ -76,7 +76,7 @@ pub(super) fn settle(ctx: &Ctx, rel: &Release) -> Markup {
     html! {
         section.settle aria-labelledby="settle" {
             h2 #settle { span.icon aria-hidden="true" { "?" } " Inconclusive: nobody could tell" }
-            @if let Some(why) = &rel.reason { p.settle-reason { (ctx.s(why)) } }
+            @if let Some(why) = &rel.reason { p.settle-reason { (ctx.ev(why)) } }
             p {
                 "The evidence was not enough for a verdict. A person settles it (recorded with who and why): "
                 code { (settle_command(ctx, &rel.id)) }
