@@ -12,6 +12,19 @@ use crate::redact::Redactor;
 use crate::release::{ItemEvidence, ItemState, Release, ReleaseState, ResultRecord};
 use crate::transition::{Cause, Met};
 
+/// A config with one prometheus probe (`errors`, `< 0.01`) and one http probe (`health`), each
+/// bound to an item: the chart and sparkline tests load it beside a checklist.
+pub(super) const METRIC_YAML: &str = "checklist: checklist.md
+sources:
+  prom: { prometheus: { url: \"http://127.0.0.1:9\" } }
+probes:
+  errors: { prometheus: { source: prom, query: 'sum(rate(e[5m]))', condition: \"< 0.01\" }, every: 30s }
+  health: { http: { url: \"http://127.0.0.1:9/healthz\" }, every: 10s }
+items:
+  check-error-ratio: { probes: [errors] }
+  run-smoke-tests: { probes: [health] }
+";
+
 pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 3, 14, 0, 0).unwrap()
 }

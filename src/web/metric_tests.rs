@@ -43,16 +43,7 @@ fn series_lists_are_read_value_by_value() {
     assert!(series_values("").is_empty());
 }
 
-const YAML: &str = "checklist: checklist.md
-sources:
-  prom: { prometheus: { url: \"http://127.0.0.1:9\" } }
-probes:
-  errors: { prometheus: { source: prom, query: 'sum(rate(e[5m]))', condition: \"< 0.01\" }, every: 30s }
-  health: { http: { url: \"http://127.0.0.1:9/healthz\" }, every: 10s }
-items:
-  check-error-ratio: { probes: [errors] }
-  run-smoke-tests: { probes: [health] }
-";
+use super::fixtures::METRIC_YAML as YAML;
 
 /// The release page: the metric probe gets a chart of its values with its threshold and the
 /// deploy; the http probe whose results carry no latency (all errors) gets none.

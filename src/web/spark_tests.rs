@@ -8,16 +8,7 @@ use crate::engine::ItemView;
 use crate::outcome::Status;
 use crate::release::{ItemState, ResultRecord};
 
-const YAML: &str = "checklist: checklist.md
-sources:
-  prom: { prometheus: { url: \"http://127.0.0.1:9\" } }
-probes:
-  errors: { prometheus: { source: prom, query: 'sum(rate(e[5m]))', condition: \"< 0.01\" }, every: 30s }
-  health: { http: { url: \"http://127.0.0.1:9/healthz\" }, every: 10s }
-items:
-  check-error-ratio: { probes: [errors] }
-  run-smoke-tests: { probes: [health] }
-";
+use super::fixtures::METRIC_YAML as YAML;
 
 pub(super) fn config() -> Config {
     let dir = tempfile::tempdir().unwrap();
