@@ -104,6 +104,9 @@ async fn an_idempotency_key_makes_any_repeat_safe_even_across_a_restart() {
     assert_eq!((code, again["id"].as_str()), (200, Some(id.as_str())), "{again}");
     let (code, other) = post_keyed(&d, "run-8812-2", &body).await;
     assert_eq!(code, 201, "another key, another release (new: true): {other}");
+    // A CI re-run (a new attempt, so a new key) without `new` is still the open release.
+    let (code, rerun) = post_keyed(&d, "run-8812-3", &json!({"service": "api", "version": "7.0"})).await;
+    assert_eq!(code, 200, "the open release answers a re-run with another key: {rerun}");
     // The same key with another request is a client bug: refused, naming the key's release.
     let changed = json!({"service": "api", "version": "7.1"});
     let (code, err) = post_keyed(&d, "run-8812-1", &changed).await;

@@ -168,7 +168,7 @@ impl Engine {
                 None => {}
             }
         }
-        if !req.new && idempotency.is_none() {
+        if !req.new {
             // Under the writers' lock the snapshots are what is stored: no create can race this.
             let open = inner
                 .state()
